@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A private PostgreSQL cluster under a directory of ours, for run.sh and the tests.
+#   scripts/pg.sh start DIR PORT   create (once) and start; prints the conninfo of database "taskflow"
+#   scripts/pg.sh stop DIR         fast shutdown
+#   scripts/pg.sh createdb DIR PORT NAME   (re)create database NAME, print its conninfo
+# initdb refuses to run as root, so as root the cluster belongs to the "postgres" user.
+set -euo pipefail
+
+cmd=${1:?usage: pg.sh start|stop|createdb DIR [PORT] [NAME]}
+dir=$(mkdir -p "${2:?directory}" && cd "$2" && pwd)
+port=${3:-55432}
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$bindir/initdb" ] || { echo "pg.sh: PostgreSQL server binaries not found; run scripts/install-deps.sh" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    su postgres -s /bin/sh -c "$*"
+  else
+    sh -c "$*"
+  fi
+}
+
+# TCP on loopback rather than a socket under $dir: a deep checkout path can exceed the
+# 107-byte limit of a Unix socket path.
+conninfo() { echo "host=127.0.0.1 port=$port user=taskflow dbname=$1"; }
+
+case "$cmd" in
+start)
+  [ "$(id -u)" -eq 0 ] && chown -R postgres: "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "'$bindir/initdb' -D '$dir/data' -A trust -U taskflow -E UTF8 --locale=C.UTF-8 --no-sync" >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; exit 1; }
+  fi
+  if ! as_owner "'$bindir/pg_ctl' -D '$dir/data' status" >/dev/null 2>&1; then
+    as_owner "'$bindir/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -t 60 -o \"-p $port -k \\\"\\\" -c listen_addresses=127.0.0.1 -c max_connections=200\" start" >/dev/null ||
+      { tail -n 20 "$dir/server.log" >&2; exit 1; }
+  fi
+  if ! "$bindir/psql" -Atqc "select 1 from pg_database where datname='taskflow'" "$(conninfo postgres)" | grep -q 1; then
+    "$bindir/createdb" -h 127.0.0.1 -p "$port" -U taskflow taskflow
+  fi
+  conninfo taskflow
+  ;;
+createdb)
+  name=${4:?database name}
+  "$bindir/dropdb" --if-exists -h 127.0.0.1 -p "$port" -U taskflow "$name"
+  "$bindir/createdb" -h 127.0.0.1 -p "$port" -U taskflow "$name"
+  conninfo "$name"
+  ;;
+stop)
+  [ -f "$dir/data/PG_VERSION" ] && as_owner "'$bindir/pg_ctl' -D '$dir/data' -m fast -w stop" >/dev/null 2>&1 || true
+  ;;
+*) echo "pg.sh: unknown command $cmd" >&2; exit 2 ;;
+esac

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test suite under AddressSanitizer and UndefinedBehaviorSanitizer
+# and ends with one line: "N passed, N failed" over all of them. Sets up
+# everything it needs (packages, build, a private PostgreSQL under .local/).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh || exit 1
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+build=build-asan
+if [ ! -f $build/build.ninja ]; then
+  meson setup $build -Db_sanitize=address,undefined --buildtype=debug >/dev/null || exit 1
+fi
+ninja -C $build >$build.log 2>&1 || { cat $build.log; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+suite() { # name passed failed
+  echo "== $1: $2 passed, $3 failed"
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+}
+
+# Unit tests (cmocka): one line per test case on stdout.
+u_pass=0 u_fail=0
+for t in $build/test_*; do
+  [ -x "$t" ] || continue
+  out=$("$t" 2>&1)
+  rc=$?
+  p=$(grep -c '^\[       OK \]' <<<"$out")
+  f=$(grep -cE '^\[  FAILED  \] [A-Za-z_0-9]+$' <<<"$out")
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+  [ "$rc" -ne 0 ] && echo "$out"
+  u_pass=$((u_pass + p))
+  u_fail=$((u_fail + f))
+done
+suite unit "$u_pass" "$u_fail"
+
+# Integration tests: the real server against its own PostgreSQL.
+pgdir=.local/pg-test
+pgport=${TEST_PG_PORT:-55460}
+if scripts/pg.sh start $pgdir $pgport >/dev/null; then
+  out=$(python3 tests/integration/run.py --bin $build/taskflow \
+    --pg-admin "host=127.0.0.1 port=$pgport user=taskflow dbname=postgres" 2>&1)
+  echo "$out" | tail -n 60
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' <<<"$out" | tail -n 1)
+  if [ -n "$line" ]; then
+    suite integration "$(cut -d' ' -f1 <<<"$line")" "$(cut -d' ' -f3 <<<"$line")"
+  else
+    suite integration 0 1
+  fi
+  scripts/pg.sh stop $pgdir
+else
+  echo "could not start PostgreSQL for the integration tests"
+  suite integration 0 1
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

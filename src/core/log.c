@@ -1,0 +1,96 @@
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/strbuf.h"
+
+static int current_level = LOG_INFO;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static void append_json_string(struct strbuf *b, const char *s);
+
+void log_set_level(int level)
+{
+	current_level = level;
+}
+
+int log_enabled(int level)
+{
+	return level >= current_level;
+}
+
+int log_level_from_name(const char *name)
+{
+	for (int i = 0; i < 4; i++)
+		if (strcmp(name, level_names[i]) == 0)
+			return i;
+	if (strcmp(name, "warning") == 0)
+		return LOG_WARN;
+	return -1;
+}
+
+void log_fields(int level, const char *msg, ...)
+{
+	if (!log_enabled(level))
+		return;
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	struct tm tm;
+	gmtime_r(&tv.tv_sec, &tm);
+
+	struct strbuf b = {0};
+	strbuf_printf(&b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":",
+		      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		      tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[level]);
+	append_json_string(&b, msg);
+
+	va_list ap;
+	va_start(ap, msg);
+	for (const char *key; (key = va_arg(ap, const char *)) != NULL;) {
+		strbuf_append(&b, ",");
+		append_json_string(&b, key + 2);
+		strbuf_append(&b, ":");
+		switch (key[0]) {
+		case 'i':
+			strbuf_printf(&b, "%lld", va_arg(ap, long long));
+			break;
+		case 'f':
+			strbuf_printf(&b, "%.3f", va_arg(ap, double));
+			break;
+		default: {
+			const char *v = va_arg(ap, const char *);
+			if (v)
+				append_json_string(&b, v);
+			else
+				strbuf_append(&b, "null");
+		}
+		}
+	}
+	va_end(ap);
+	strbuf_append(&b, "}\n");
+	/* One write per line keeps lines whole when threads log at once. */
+	ssize_t ignored = write(STDERR_FILENO, b.data, b.len);
+	(void)ignored;
+	strbuf_free(&b);
+}
+
+static void append_json_string(struct strbuf *b, const char *s)
+{
+	strbuf_append_len(b, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = {'\\', (char)*p};
+			strbuf_append_len(b, esc, 2);
+		} else if (*p < 0x20) {
+			strbuf_printf(b, "\\u%04x", *p);
+		} else {
+			strbuf_append_len(b, (const char *)p, 1);
+		}
+	}
+	strbuf_append_len(b, "\"", 1);
+}

@@ -1,0 +1,23 @@
+/* Logs: one JSON object per line on stderr. */
+#ifndef TASKFLOW_CORE_LOG_H
+#define TASKFLOW_CORE_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Set once in main before any thread starts; read by every thread after. */
+void log_set_level(int level);
+int log_level_from_name(const char *name); /* -1 if unknown */
+int log_enabled(int level);
+
+/* Writes {"ts":..., "level":..., "msg":..., <fields>}. The variadic part is a
+ * NULL-terminated list of (key, value) pairs where the key's first two
+ * characters give the type: "s:" a string (NULL is written as null), "i:" a
+ * long long, "f:" a double. Example:
+ *   log_fields(LOG_INFO, "request", "s:method", "GET", "i:status", 200LL, NULL); */
+void log_fields(int level, const char *msg, ...);
+
+#define log_info(msg) log_fields(LOG_INFO, (msg), NULL)
+#define log_warn(msg) log_fields(LOG_WARN, (msg), NULL)
+#define log_error(msg) log_fields(LOG_ERROR, (msg), NULL)
+
+#endif

@@ -1,0 +1,116 @@
+"""Failures of the database: 503 when it cannot be reached, 500 (without internals) on a bug,
+/ready with pending migrations."""
+
+import re
+
+import harness as H
+
+SERVER = "none"   # this module starts its own servers
+
+LEAK_WORDS = ["relation", "does not exist", "sqlstate", "syntax error", "postgres", "libpq", "pgres",
+              "select ", "insert ", "update ", "_broken", "error:", "fatal", ".c:", "connection to server",
+              "127.0.0.1", "segfault", "stack", "column"]
+
+
+class FailureBase(H.ApiTestCase):
+    def assertNoLeak(self, resp, extra=()):
+        body = resp.raw.decode("utf-8", "replace").lower()
+        for w in LEAK_WORDS + [e.lower() for e in extra]:
+            self.assertNotIn(w, body, f"response leaks {w!r}: {resp.raw[:300]!r}")
+        self.assertRegex(resp.headers.get("X-Request-Id", ""), r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class InternalErrorTest(FailureBase):
+    def test_500_never_leaks(self):
+        name, db = H.create_db()
+        s = H.start_server(db, name="test_failures:500")
+        try:
+            u = H.sign_up_full(server=s)
+            task = H.create_task(u["id"], u["token"], server=s)
+            tables = H.psql(name, "select tablename from pg_tables where schemaname = 'public'").split()
+            self.assertTrue(tables)
+            for t in tables:
+                H.psql(name, f'alter table "{t}" rename to "{t}_broken"')
+            cases = [("GET", H.tasks_path(u["id"]), None, u["token"]),
+                     ("GET", H.tasks_path(u["id"], task["id"]), None, u["token"]),
+                     ("POST", H.tasks_path(u["id"]), {"title": "boom"}, u["token"]),
+                     ("PATCH", H.tasks_path(u["id"], task["id"]), {"title": "boom"}, u["token"]),
+                     ("DELETE", H.tasks_path(u["id"], task["id"]), None, u["token"]),
+                     ("POST", "/api/auth/sign-in", {"email": u["email"], "password": u["password"]}, None),
+                     ("POST", "/api/auth/sign-up", {"email": H.random_email(), "password": "password1",
+                                                    "name": "n"}, None),
+                     ("GET", "/api/auth/me", None, u["token"])]
+            for method, path, body, token in cases:
+                with self.subTest(method=method, path=path):
+                    r = H.api(method, path, body if body is not None else H._NO_BODY, token=token, server=s)
+                    self.assertError(r, 500, "internal_error")
+                    self.assertNoLeak(r, extra=[name] + tables)
+            self.assertStatus(H.api("GET", "/health", server=s), 200)
+        finally:
+            rc = s.stop()
+        self.assertEqual(rc, 0, s.log_tail())
+
+
+class UnavailableTest(FailureBase):
+    def test_503_when_database_dropped_under_running_server(self):
+        name, db = H.create_db()
+        s = H.start_server(db, name="test_failures:503-dropped")
+        try:
+            u = H.sign_up_full(server=s)
+            self.assertStatus(H.api("GET", H.tasks_path(u["id"]), token=u["token"], server=s), 200)
+            H.drop_db(name, force=True)
+            r = H.api("GET", "/ready", server=s)
+            self.assertStatus(r, 503)
+            self.assertEqual(r.json.get("status"), "unavailable", r.raw)
+            self.assertEqual(r.json.get("checks", {}).get("database"), "unreachable", r.raw)
+            self.assertStatus(H.api("GET", "/health", server=s), 200)
+            for method, path, body, token in (
+                    ("GET", H.tasks_path(u["id"]), None, u["token"]),
+                    ("POST", H.tasks_path(u["id"]), {"title": "x"}, u["token"]),
+                    ("POST", "/api/auth/sign-in", {"email": u["email"], "password": u["password"]}, None),
+                    ("GET", "/api/auth/me", None, u["token"])):
+                with self.subTest(method=method, path=path):
+                    r = H.api(method, path, body if body is not None else H._NO_BODY, token=token, server=s)
+                    self.assertError(r, 503, "unavailable")
+                    self.assertNoLeak(r, extra=[name])
+        finally:
+            rc = s.stop()
+        self.assertEqual(rc, 0, s.log_tail())
+
+    def test_503_when_database_down_from_start(self):
+        port = H.free_port()
+        db = f"host=127.0.0.1 port={port} user=taskflow dbname=nothing connect_timeout=3"
+        s = H.Server(H.base_env(db), name="test_failures:503-down").start()
+        try:
+            self.assertEqual(H.api("GET", "/health", server=s).json, {"status": "ok"})
+            r = H.api("GET", "/ready", server=s)
+            self.assertStatus(r, 503)
+            self.assertEqual(r.json.get("status"), "unavailable", r.raw)
+            self.assertEqual(r.json["checks"]["database"], "unreachable")
+            uid = "ext-user-1"
+            r = H.api("GET", H.tasks_path(uid), token=H.make_token(uid, secret=s.secret), server=s)
+            self.assertError(r, 503, "unavailable")
+            self.assertNoLeak(r, extra=[str(port)])
+        finally:
+            rc = s.stop()
+        self.assertEqual(rc, 0, s.log_tail())
+
+
+class ReadyTest(H.ApiTestCase):
+    def test_ready_on_unmigrated_database(self):
+        _, db = H.create_db()
+        s = H.Server(H.base_env(db), name="test_failures:unmigrated").start()
+        try:
+            r = H.api("GET", "/ready", server=s)
+            if r.status == 200:
+                # serve migrated on its own: then it must really be usable
+                self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}})
+                uid, token = H.sign_up(server=s)
+                self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
+            else:
+                self.assertStatus(r, 503)
+                self.assertEqual(r.json, {"status": "unavailable",
+                                          "checks": {"database": "ok", "migrations": "pending"}})
+        finally:
+            rc = s.stop()
+        self.assertEqual(rc, 0, s.log_tail())
