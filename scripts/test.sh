@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
+export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 build=build-asan
 if [ ! -f $build/build.ninja ]; then
@@ -26,7 +27,7 @@ suite() { # name passed failed
 # Unit tests (cmocka): one line per test case on stdout.
 u_pass=0 u_fail=0
 for t in $build/test_*; do
-  [ -x "$t" ] || continue
+  [ -f "$t" ] && [ -x "$t" ] || continue
   out=$("$t" 2>&1)
   rc=$?
   p=$(grep -c '^\[       OK \]' <<<"$out")

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/jsonx.h"
+#include "core/strbuf.h"
 #include "store/tasks_sql.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -28,10 +28,10 @@ static struct task_job *new_task_job(struct call *c, void (*run)(struct call_job
 static void free_task_job(struct call_job *base);
 static bool read_if_match(struct call *c, struct task_job *job);
 static bool read_idempotency_key(struct call *c, struct task_job *job, const json_t *body);
-static void reply_task(struct reply *r, int status, json_t *task);
-static void reply_conflict(struct reply *r, json_t *current);
-static void reply_write_result(struct reply *r, enum store_result res, json_t *task);
-static char *task_location(const char *user_id, const json_t *task);
+static void reply_task(struct reply *r, int status, struct task_doc *task);
+static void reply_conflict(struct reply *r, struct task_doc *current);
+static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task);
+static char *task_location(const char *user_id, int64_t task_id);
 static void run_list(struct call_job *base, struct db_conn *conn);
 static void run_create(struct call_job *base, struct db_conn *conn);
 static void run_create_idempotent(struct task_job *job, struct db_conn *conn);
@@ -157,16 +157,13 @@ void api_task_delete(struct call *c)
 static void run_list(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	json_t *items = NULL;
-	char next[CURSOR_TEXT_MAX + 1];
-	enum store_result res = tasks_list(conn, job->user_id, &job->list, &items, next);
-	if (res != STORE_OK) {
+	char *body;
+	size_t len;
+	enum store_result res = tasks_list(conn, job->user_id, &job->list, &body, &len);
+	if (res != STORE_OK)
 		api_reply_store_failure(&base->reply, res);
-		return;
-	}
-	reply_json(&base->reply, 200,
-		   json_pack("{s:o, s:o}", "items", items, "next_cursor",
-			     jsonx_string_or_null(next[0] ? next : NULL)));
+	else
+		reply_raw(&base->reply, 200, body, len);
 }
 
 static void run_create(struct call_job *base, struct db_conn *conn)
@@ -176,14 +173,14 @@ static void run_create(struct call_job *base, struct db_conn *conn)
 		run_create_idempotent(job, conn);
 		return;
 	}
-	json_t *task = NULL;
+	struct task_doc task;
 	enum store_result res = tasks_insert(conn, job->user_id, &job->input, &task);
 	if (res != STORE_OK) {
 		api_reply_store_failure(&base->reply, res);
 		return;
 	}
-	base->reply.location = task_location(job->user_id, task);
-	reply_task(&base->reply, 201, task);
+	base->reply.location = task_location(job->user_id, task.id);
+	reply_task(&base->reply, 201, &task);
 }
 
 /* The task and the response that created it are committed together, so a
@@ -203,12 +200,12 @@ static void run_create_idempotent(struct task_job *job, struct db_conn *conn)
 		api_reply_store_failure(r, res == STORE_NOT_FOUND ? STORE_UNAVAILABLE : res);
 		return;
 	}
-	json_t *task = NULL;
+	struct task_doc task;
 	res = tasks_insert(conn, job->user_id, &job->input, &task);
 	if (res != STORE_OK)
 		goto rollback;
-	r->location = task_location(job->user_id, task);
-	reply_task(r, 201, task);
+	r->location = task_location(job->user_id, task.id);
+	reply_task(r, 201, &task);
 	struct idempotent_response mine = {.status = 201, .location = r->location, .body = r->body};
 	memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
 	res = idempotency_save(conn, job->user_id, job->idempotency_key, &mine);
@@ -257,33 +254,33 @@ static bool replay(struct reply *r, struct idempotent_response *stored, const ch
 static void run_get(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	json_t *task = NULL;
+	struct task_doc task = {0};
 	enum store_result res = tasks_get(conn, job->user_id, job->task_id, &task);
-	reply_write_result(&base->reply, res, task);
+	reply_write_result(&base->reply, res, &task);
 }
 
 static void run_update(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	json_t *task = NULL;
+	struct task_doc task = {0};
 	enum store_result res = tasks_update(conn, job->user_id, job->task_id, &job->input,
 					     job->expected_version, &task);
-	reply_write_result(&base->reply, res, task);
+	reply_write_result(&base->reply, res, &task);
 }
 
 static void run_delete(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	json_t *current = NULL;
+	struct task_doc current = {0};
 	enum store_result res = tasks_delete(conn, job->user_id, job->task_id,
 					     job->expected_version, &current);
 	if (res == STORE_OK)
 		reply_json(&base->reply, 204, NULL);
 	else
-		reply_write_result(&base->reply, res, current);
+		reply_write_result(&base->reply, res, &current);
 }
 
-static void reply_write_result(struct reply *r, enum store_result res, json_t *task)
+static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task)
 {
 	switch (res) {
 	case STORE_OK:
@@ -300,21 +297,28 @@ static void reply_write_result(struct reply *r, enum store_result res, json_t *t
 	}
 }
 
-static void reply_task(struct reply *r, int status, json_t *task)
+/* Takes the document's JSON. */
+static void reply_task(struct reply *r, int status, struct task_doc *task)
 {
-	r->etag_version = (int32_t)json_integer_value(json_object_get(task, "version"));
-	reply_json(r, status, task);
+	r->etag_version = task->version;
+	reply_raw(r, status, task->json, task->len);
+	task->json = NULL;
 }
 
-static void reply_conflict(struct reply *r, json_t *current)
+static void reply_conflict(struct reply *r, struct task_doc *current)
 {
-	json_t *body = jsonx_error("version_conflict",
-				   "the task was changed by someone else; see current", NULL);
-	json_object_set_new(body, "current", current);
-	reply_json(r, 409, body);
+	struct strbuf b = {0};
+	strbuf_printf(&b,
+		      "{\"error\":{\"code\":\"version_conflict\",\"message\":\"the task was "
+		      "changed by someone else; see current\"},\"current\":%s}",
+		      current->json);
+	task_doc_free(current);
+	r->etag_version = current->version;
+	size_t len = b.len;
+	reply_raw(r, 409, strbuf_steal(&b), len);
 }
 
-static char *task_location(const char *user_id, const json_t *task)
+static char *task_location(const char *user_id, int64_t task_id)
 {
 	char buf[3 * ROUTER_USER_ID_MAX + 64];
 	size_t o = (size_t)snprintf(buf, sizeof buf, "/api/");
@@ -325,8 +329,7 @@ static char *task_location(const char *user_id, const json_t *task)
 		else
 			o += (size_t)snprintf(buf + o, sizeof buf - o, "%%%02X", *p);
 	}
-	snprintf(buf + o, sizeof buf - o, "/tasks/%lld",
-		 (long long)json_integer_value(json_object_get(task, "id")));
+	snprintf(buf + o, sizeof buf - o, "/tasks/%lld", (long long)task_id);
 	return strdup(buf);
 }
 

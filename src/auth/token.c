@@ -55,7 +55,7 @@ enum token_status token_verify(const struct token_keys *keys, const char *token,
 
 	errno = 0;
 	long exp = jwt_get_grant_int(jwt, "exp");
-	if (errno != 0 || exp + TOKEN_LEEWAY_SECONDS < now) {
+	if (errno != 0 || exp < now - TOKEN_LEEWAY_SECONDS) {
 		status = TOKEN_EXPIRED;
 		goto out;
 	}

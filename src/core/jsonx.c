@@ -3,9 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/strbuf.h"
+
 char *jsonx_dump_steal(json_t *value, size_t *len)
 {
-	char *s = json_dumps(value, JSON_COMPACT);
+	char *s = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 	json_decref(value);
 	if (s == NULL)
 		abort();
@@ -34,4 +36,27 @@ size_t jsonx_utf8_length(const char *s)
 		if (((unsigned char)*s & 0xC0) != 0x80)
 			n++;
 	return n;
+}
+
+void jsonx_append_string(struct strbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	strbuf_append_len(b, "\"", 1);
+	const char *run = s;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			continue;
+		strbuf_append_len(b, run, (size_t)((const char *)p - run));
+		char esc[6] = {'\\', (char)*p};
+		size_t n = 2;
+		if (*p < 0x20) {
+			esc[1] = 'u', esc[2] = '0', esc[3] = '0', esc[4] = hex[*p >> 4],
+			esc[5] = hex[*p & 15];
+			n = 6;
+		}
+		strbuf_append_len(b, esc, n);
+		run = (const char *)p + 1;
+	}
+	strbuf_append(b, run);
+	strbuf_append_len(b, "\"", 1);
 }

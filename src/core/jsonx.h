@@ -14,6 +14,10 @@ json_t *jsonx_string_or_null(const char *s);
 /* {"error":{"code":..., "message":..., "field":...}}; field may be NULL. */
 json_t *jsonx_error(const char *code, const char *message, const char *field);
 
+struct strbuf;
+/* Appends s as a JSON string literal (quotes and escapes); s is valid UTF-8. */
+void jsonx_append_string(struct strbuf *b, const char *s);
+
 /* Number of Unicode code points in a valid UTF-8 string (jansson only hands
  * out valid UTF-8). */
 size_t jsonx_utf8_length(const char *s);

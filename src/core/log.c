@@ -7,12 +7,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonx.h"
 #include "core/strbuf.h"
 
 static int current_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-static void append_json_string(struct strbuf *b, const char *s);
 
 void log_set_level(int level)
 {
@@ -47,13 +47,13 @@ void log_fields(int level, const char *msg, ...)
 	strbuf_printf(&b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":",
 		      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 		      tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[level]);
-	append_json_string(&b, msg);
+	jsonx_append_string(&b, msg);
 
 	va_list ap;
 	va_start(ap, msg);
 	for (const char *key; (key = va_arg(ap, const char *)) != NULL;) {
 		strbuf_append(&b, ",");
-		append_json_string(&b, key + 2);
+		jsonx_append_string(&b, key + 2);
 		strbuf_append(&b, ":");
 		switch (key[0]) {
 		case 'i':
@@ -65,7 +65,7 @@ void log_fields(int level, const char *msg, ...)
 		default: {
 			const char *v = va_arg(ap, const char *);
 			if (v)
-				append_json_string(&b, v);
+				jsonx_append_string(&b, v);
 			else
 				strbuf_append(&b, "null");
 		}
@@ -77,20 +77,4 @@ void log_fields(int level, const char *msg, ...)
 	ssize_t ignored = write(STDERR_FILENO, b.data, b.len);
 	(void)ignored;
 	strbuf_free(&b);
-}
-
-static void append_json_string(struct strbuf *b, const char *s)
-{
-	strbuf_append_len(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			char esc[2] = {'\\', (char)*p};
-			strbuf_append_len(b, esc, 2);
-		} else if (*p < 0x20) {
-			strbuf_printf(b, "\\u%04x", *p);
-		} else {
-			strbuf_append_len(b, (const char *)p, 1);
-		}
-	}
-	strbuf_append_len(b, "\"", 1);
 }

@@ -14,6 +14,14 @@ void reply_json(struct reply *r, int status, json_t *body)
 		r->body_len = 0;
 }
 
+void reply_raw(struct reply *r, int status, char *json, size_t len)
+{
+	free(r->body);
+	r->status = status;
+	r->body = json;
+	r->body_len = len;
+}
+
 void reply_error(struct reply *r, int status, const char *code, const char *message,
 		 const char *field)
 {

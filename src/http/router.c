@@ -58,7 +58,7 @@ enum route_id router_match(const char *path, size_t len, enum http_method method
 			m->allowed = METHOD_GET;
 		}
 	} else if (n >= 3 && n <= 5 && seg_is(&s[0], "api") && seg_is(&s[2], "tasks") &&
-		   !seg_is(&s[1], "auth") && decode_user_id(&s[1], m->user_id)) {
+		   decode_user_id(&s[1], m->user_id) && strcmp(m->user_id, "auth") != 0) {
 		if (n == 3) {
 			m->route = ROUTE_TASKS;
 			m->allowed = METHOD_GET | METHOD_POST;
@@ -113,6 +113,8 @@ static int split_path(const char *path, size_t len, struct segment *segs)
 	int n = 0;
 	if (len > 1 && path[len - 1] == '/')
 		len--;
+	if (len > 1 && path[len - 1] == '/')
+		return -1;
 	while (i < len) {
 		size_t start = i;
 		while (i < len && path[i] != '/')
@@ -148,13 +150,14 @@ static bool decode_user_id(const struct segment *s, char *out)
 
 static bool parse_task_id(const struct segment *s, int64_t *out)
 {
-	if (s->len == 0 || s->len > 18 || s->p[0] == '0')
+	if (s->len == 0 || s->len > 19 || s->p[0] == '0')
 		return false;
 	int64_t v = 0;
 	for (size_t i = 0; i < s->len; i++) {
-		if (s->p[i] < '0' || s->p[i] > '9')
+		int digit = s->p[i] - '0';
+		if (digit < 0 || digit > 9 || v > (INT64_MAX - digit) / 10)
 			return false;
-		v = v * 10 + (s->p[i] - '0');
+		v = v * 10 + digit;
 	}
 	*out = v;
 	return true;

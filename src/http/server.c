@@ -38,6 +38,12 @@ struct app_handler {
 /* Set by the main thread when a stop signal arrives; read by every loop. */
 static atomic_bool stopping;
 
+/* The loops, written once by server_run before they start. Kept (not freed)
+ * at exit: h2o 2.2.5 asserts when a context is disposed while idle
+ * keep-alive connections remain, so the contexts stay, reachable, until the
+ * process ends. */
+static struct loop *loops;
+
 static int listen_on(const char *host, int port);
 static void *loop_main(void *arg);
 static void on_accept(h2o_socket_t *listener, const char *err);
@@ -65,7 +71,7 @@ int server_run(const struct app *app)
 		return 1;
 
 	int nloops = app->cfg->threads;
-	struct loop *loops = calloc((size_t)nloops, sizeof *loops);
+	loops = calloc((size_t)nloops, sizeof *loops);
 	for (int i = 0; i < nloops; i++) {
 		loops[i].app = app;
 		loops[i].listen_fd = dup(fd);
@@ -88,9 +94,6 @@ int server_run(const struct app *app)
 	atomic_store(&stopping, true);
 	for (int i = 0; i < nloops; i++)
 		pthread_join(loops[i].thread, NULL);
-	/* The contexts are not disposed: h2o 2.2.5 asserts when idle keep-alive
-	 * connections remain, and the process is about to exit anyway. */
-	free(loops);
 	return 0;
 }
 

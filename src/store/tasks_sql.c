@@ -78,9 +78,9 @@ static const struct sort_sql SORTS[] = {
 
 static char *int_text(int64_t v);
 static struct task_row row_at(const PGresult *r, int i);
-static json_t *task_from(const PGresult *r, int i);
+static void task_from(const PGresult *r, int i, struct task_doc *doc);
 static enum store_result current_or_missing(struct db_conn *conn, const char *user_id,
-					    int64_t id, json_t **current);
+					    int64_t id, struct task_doc *current);
 static char *like_pattern(const char *q);
 static void append_param(struct strbuf *sql, const char *fragment, const char **params, int *n,
 			 const char *value);
@@ -98,7 +98,7 @@ enum store_result store_failure(struct db_conn *conn, PGresult *r, const char *w
 }
 
 enum store_result tasks_insert(struct db_conn *conn, const char *user_id,
-			       const struct task_input *in, json_t **task)
+			       const struct task_input *in, struct task_doc *task)
 {
 	char *tags = task_tags_pg_array(in);
 	char *due = in->has_due_date ? int_text(in->due_date_us) : NULL;
@@ -114,12 +114,12 @@ enum store_result tasks_insert(struct db_conn *conn, const char *user_id,
 	free(due);
 	if (!db_result_ok(r) || PQntuples(r) != 1)
 		return store_failure(conn, r, "insert task");
-	*task = task_from(r, 0);
+	task_from(r, 0, task);
 	PQclear(r);
 	return STORE_OK;
 }
 
-enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t id, json_t **task)
+enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t id, struct task_doc *task)
 {
 	char idtext[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -129,14 +129,14 @@ enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t i
 		return store_failure(conn, r, "get task");
 	enum store_result res = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
 	if (res == STORE_OK)
-		*task = task_from(r, 0);
+		task_from(r, 0, task);
 	PQclear(r);
 	return res;
 }
 
 enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_t id,
 			       const struct task_input *in, int32_t expected_version,
-			       json_t **task)
+			       struct task_doc *task)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -167,7 +167,7 @@ enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_
 	if (!db_result_ok(r))
 		return store_failure(conn, r, "update task");
 	if (PQntuples(r) == 1) {
-		*task = task_from(r, 0);
+		task_from(r, 0, task);
 		PQclear(r);
 		return STORE_OK;
 	}
@@ -176,7 +176,7 @@ enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_
 }
 
 enum store_result tasks_delete(struct db_conn *conn, const char *user_id, int64_t id,
-			       int32_t expected_version, json_t **current)
+			       int32_t expected_version, struct task_doc *current)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -195,15 +195,14 @@ enum store_result tasks_delete(struct db_conn *conn, const char *user_id, int64_
 /* After a conditional write matched no row: the task is gone (404) or its
  * version moved on (409 with the task as it is). */
 static enum store_result current_or_missing(struct db_conn *conn, const char *user_id,
-					    int64_t id, json_t **current)
+					    int64_t id, struct task_doc *current)
 {
 	enum store_result res = tasks_get(conn, user_id, id, current);
 	return res == STORE_OK ? STORE_CONFLICT : res;
 }
 
 enum store_result tasks_list(struct db_conn *conn, const char *user_id,
-			     const struct task_list_query *q, json_t **items,
-			     char next_cursor[CURSOR_TEXT_MAX + 1])
+			     const struct task_list_query *q, char **body, size_t *len)
 {
 	const struct sort_sql *sort = &SORTS[q->sort];
 	const char *dir = q->descending ? "DESC" : "ASC";
@@ -275,19 +274,28 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 
 	int rows = PQntuples(r);
 	int shown = rows > q->limit ? q->limit : rows;
-	*items = json_array();
-	for (int i = 0; i < shown; i++)
-		json_array_append_new(*items, task_from(r, i));
-	next_cursor[0] = '\0';
-	if (rows > q->limit) {
-		struct cursor c = {.sort = q->sort, .descending = q->descending};
-		const struct task_row last = row_at(r, shown - 1);
-		c.id = strtoll(last.id, NULL, 10);
-		snprintf(c.key, sizeof c.key, "%s", PQgetvalue(r, shown - 1, TASK_NCOLUMNS));
-		if (!cursor_encode(&c, next_cursor, CURSOR_TEXT_MAX + 1))
-			next_cursor[0] = '\0';
+	struct strbuf out = {0};
+	strbuf_append(&out, "{\"items\":[");
+	for (int i = 0; i < shown; i++) {
+		if (i)
+			strbuf_append_len(&out, ",", 1);
+		struct task_row row = row_at(r, i);
+		task_row_write_json(&out, &row);
 	}
+	strbuf_append(&out, "],\"next_cursor\":");
+	struct cursor c = {.sort = q->sort, .descending = q->descending};
+	char next[CURSOR_TEXT_MAX + 1];
+	if (rows > q->limit) {
+		c.id = strtoll(PQgetvalue(r, shown - 1, 0), NULL, 10);
+		snprintf(c.key, sizeof c.key, "%s", PQgetvalue(r, shown - 1, TASK_NCOLUMNS));
+	}
+	if (rows > q->limit && cursor_encode(&c, next, sizeof next))
+		strbuf_printf(&out, "\"%s\"}", next);
+	else
+		strbuf_append(&out, "null}");
 	PQclear(r);
+	*len = out.len;
+	*body = strbuf_steal(&out);
 	return STORE_OK;
 }
 
@@ -374,8 +382,19 @@ static struct task_row row_at(const PGresult *r, int i)
 #undef COL
 }
 
-static json_t *task_from(const PGresult *r, int i)
+static void task_from(const PGresult *r, int i, struct task_doc *doc)
 {
 	struct task_row row = row_at(r, i);
-	return task_row_to_json(&row);
+	struct strbuf b = {0};
+	task_row_write_json(&b, &row);
+	doc->len = b.len;
+	doc->json = strbuf_steal(&b);
+	doc->id = strtoll(row.id, NULL, 10);
+	doc->version = (int32_t)strtol(row.version, NULL, 10);
+}
+
+void task_doc_free(struct task_doc *doc)
+{
+	free(doc->json);
+	doc->json = NULL;
 }

@@ -20,26 +20,36 @@ enum store_result {
 	STORE_FAILED,      /* any other database error (logged) */
 };
 
+/* A task rendered as the API shows it, on the worker that read it. */
+struct task_doc {
+	char *json; /* malloc'd JSON object */
+	size_t len;
+	int64_t id;
+	int32_t version;
+};
+
+void task_doc_free(struct task_doc *doc);
+
 /* On STORE_OK *task is the new task. */
 enum store_result tasks_insert(struct db_conn *conn, const char *user_id,
-			       const struct task_input *in, json_t **task);
+			       const struct task_input *in, struct task_doc *task);
 
-enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t id, json_t **task);
+enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t id,
+			    struct task_doc *task);
 
 /* expected_version 0 means unconditional. On STORE_OK *task is the updated
  * task; on STORE_CONFLICT it is the task as it is now. */
 enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_t id,
 			       const struct task_input *in, int32_t expected_version,
-			       json_t **task);
+			       struct task_doc *task);
 
 /* On STORE_CONFLICT *current is the task as it is now. */
 enum store_result tasks_delete(struct db_conn *conn, const char *user_id, int64_t id,
-			       int32_t expected_version, json_t **current);
+			       int32_t expected_version, struct task_doc *current);
 
-/* *items is a JSON array; next_cursor is "" on the last page. */
+/* Renders the page as {"items":[...],"next_cursor":...} into *body (malloc'd). */
 enum store_result tasks_list(struct db_conn *conn, const char *user_id,
-			     const struct task_list_query *q, json_t **items,
-			     char next_cursor[CURSOR_TEXT_MAX + 1]);
+			     const struct task_list_query *q, char **body, size_t *len);
 
 /* A stored response to a POST with an Idempotency-Key. */
 struct idempotent_response {

@@ -296,29 +296,38 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 	return true;
 }
 
-json_t *task_row_to_json(const struct task_row *row)
+void task_row_write_json(struct strbuf *out, const struct task_row *row)
 {
-	char created[ISO8601_LEN], updated[ISO8601_LEN], due[ISO8601_LEN], done[ISO8601_LEN];
+	char created[ISO8601_LEN], updated[ISO8601_LEN], when[ISO8601_LEN];
 	iso8601_format(int_or_zero(row->created_at_us), created);
 	iso8601_format(int_or_zero(row->updated_at_us), updated);
-	if (row->due_date_us)
-		iso8601_format(int_or_zero(row->due_date_us), due);
-	if (row->completed_at_us)
-		iso8601_format(int_or_zero(row->completed_at_us), done);
 
-	json_t *tags = row->tags_json ? json_loads(row->tags_json, 0, NULL) : NULL;
-	if (!json_is_array(tags)) {
-		json_decref(tags);
-		tags = json_array();
+	strbuf_printf(out, "{\"id\":%lld,\"user_id\":", (long long)int_or_zero(row->id));
+	jsonx_append_string(out, row->user_id ? row->user_id : "");
+	strbuf_append(out, ",\"title\":");
+	jsonx_append_string(out, row->title ? row->title : "");
+	strbuf_append(out, ",\"description\":");
+	jsonx_append_string(out, row->description ? row->description : "");
+	strbuf_printf(out, ",\"completed\":%s,\"completed_at\":",
+		      row->completed && row->completed[0] == 't' ? "true" : "false");
+	if (row->completed_at_us) {
+		iso8601_format(int_or_zero(row->completed_at_us), when);
+		strbuf_printf(out, "\"%s\"", when);
+	} else {
+		strbuf_append(out, "null");
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:b, s:o, s:s, s:o, s:o, s:s, s:s, s:I}", "id",
-			 (json_int_t)int_or_zero(row->id), "user_id", row->user_id, "title",
-			 row->title, "description", row->description ? row->description : "",
-			 "completed", row->completed && row->completed[0] == 't', "completed_at",
-			 jsonx_string_or_null(row->completed_at_us ? done : NULL), "priority",
-			 row->priority, "tags", tags, "due_date",
-			 jsonx_string_or_null(row->due_date_us ? due : NULL), "created_at", created,
-			 "updated_at", updated, "version", (json_int_t)int_or_zero(row->version));
+	strbuf_append(out, ",\"priority\":");
+	jsonx_append_string(out, row->priority ? row->priority : "medium");
+	/* PostgreSQL's array_to_json already is the JSON we want. */
+	strbuf_printf(out, ",\"tags\":%s,\"due_date\":", row->tags_json ? row->tags_json : "[]");
+	if (row->due_date_us) {
+		iso8601_format(int_or_zero(row->due_date_us), when);
+		strbuf_printf(out, "\"%s\"", when);
+	} else {
+		strbuf_append(out, "null");
+	}
+	strbuf_printf(out, ",\"created_at\":\"%s\",\"updated_at\":\"%s\",\"version\":%lld}",
+		      created, updated, (long long)int_or_zero(row->version));
 }
 
 bool task_parse_if_match(const char *value, size_t len, int32_t *version)

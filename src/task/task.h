@@ -94,8 +94,10 @@ struct task_row {
 	    *priority, *tags_json, *due_date_us, *created_at_us, *updated_at_us, *version;
 };
 
-/* The task as the API shows it. */
-json_t *task_row_to_json(const struct task_row *row);
+struct strbuf;
+/* Appends the task as the API shows it, as a JSON object. Written directly
+ * rather than through jansson: lists render 50 of these per request. */
+void task_row_write_json(struct strbuf *out, const struct task_row *row);
 
 /* Parses an If-Match value: 3, "3" or W/"3". */
 bool task_parse_if_match(const char *value, size_t len, int32_t *version);

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Benchmarks the task API against PostgreSQL doing the same SQL, in one run.
+#
+#   scripts/bench.sh [--duration S] [--connections N] [--users N]
+#
+# Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
+# server on 127.0.0.1:8100, seeds users (tokens minted with the server's
+# secret) and their tasks, then for each scenario runs wrk against the API and
+# pgbench -M prepared with the API's own SQL (scripts/bench/pg_*.sql) at the
+# same concurrency. Prints req/s, p50, p99 for both and the API/pgbench ratio,
+# and the server's idle RSS. Absolute numbers on a shared machine drift: read
+# the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10 conns=64 users=100
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --connections) conns=$2; shift 2 ;;
+    --users) users=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--users N]" >&2; exit 2 ;;
+  esac
+done
+
+scripts/install-deps.sh
+command -v pgbench >/dev/null || export PATH="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1):$PATH"
+[ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
+ninja -C build >/dev/null
+
+port=8100 pgport=55480
+out=$(mktemp -d)
+pgdir=.local/pg-bench
+scripts/pg.sh start $pgdir $pgport >/dev/null
+db=$(scripts/pg.sh createdb $pgdir $pgport bench 2>/dev/null)
+secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+
+server=""
+cleanup() {
+  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  scripts/pg.sh stop $pgdir
+  rm -rf "$out"
+}
+trap cleanup EXIT
+
+DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn ./build/taskflow serve 2>"$out/server.log" &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+sleep 1
+idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
+
+# Users: bench-w-N write (create), bench-r-N read (list, complete; 50 tasks each).
+python3 - "$secret" "$users" "$out" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret, users, out = sys.argv[1].encode(), int(sys.argv[2]), sys.argv[3]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def token(sub):
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64(json.dumps({"sub": sub, "exp": int(time.time()) + 3600}).encode())
+    sig = hmac.new(secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(sig)}"
+for kind in "wr":
+    with open(f"{out}/users_{kind}.txt", "w") as f:
+        for i in range(1, users + 1):
+            f.write(f"bench-{kind}-{i} {token(f'bench-{kind}-{i}')}\n")
+PY
+psql -q "$db" -c "INSERT INTO tasks (user_id, title, description)
+  SELECT 'bench-r-' || u, 'seed task ' || n, 'seeded by scripts/bench.sh'
+  FROM generate_series(1, $users) u, generate_series(1, 50) n ORDER BY u, n"
+base=$(psql -Atq "$db" -c "SELECT min(id) FROM tasks")
+tasks=$((users * 50))
+psql -Atq "$db" -c "SELECT user_id, id FROM tasks ORDER BY id" |
+  awk 'NR==FNR {tok[$1]=$2; next} {split($0, f, "|"); print f[1], tok[f[1]], f[2]}' "$out/users_r.txt" - >"$out/tasks_r.txt"
+
+api() { # scenario datafile
+  SCENARIO=$1 wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/bench/requests.lua \
+    "http://127.0.0.1:$port" -- "$2" | awk '/^RESULT/ {print $2, $3, $4, $5}' |
+    sed 's/[a-z0-9_]*=//g'
+}
+pg() { # sqlfile
+  pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -r -D users="$users" -D tasks="$tasks" \
+    -D base="$base" -f "$1" -l --log-prefix="$out/pglog" "$db" >"$out/pgbench.txt" 2>&1
+  tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out/pgbench.txt")
+  # Latency percentiles from the per-transaction log (microseconds in column 3).
+  cat "$out"/pglog.* | awk '{print $3}' | sort -n >"$out/lat.txt"
+  rm -f "$out"/pglog.*
+  n=$(wc -l <"$out/lat.txt")
+  p50=$(sed -n "$((n / 2 + 1))p" "$out/lat.txt")
+  p99=$(sed -n "$((n * 99 / 100 + 1))p" "$out/lat.txt")
+  awk -v t="$tps" -v a="$p50" -v b="$p99" 'BEGIN {printf "%s %.3f %.3f 0\n", t, a / 1000, b / 1000}'
+}
+
+printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
+for scenario in create list complete; do
+  case $scenario in
+    create) data=$out/users_w.txt sql=scripts/bench/pg_create.sql ;;
+    list) data=$out/users_r.txt sql=scripts/bench/pg_list.sql ;;
+    complete) data=$out/tasks_r.txt sql=scripts/bench/pg_complete.sql ;;
+  esac
+  read -r a_rps a_p50 a_p99 a_bad <<<"$(api $scenario "$data")"
+  read -r p_rps p_p50 p_p99 _ <<<"$(pg $sql)"
+  awk -v s=$scenario -v ar="$a_rps" -v a5="$a_p50" -v a9="$a_p99" -v ab="$a_bad" \
+    -v pr="$p_rps" -v p5="$p_p50" -v p9="$p_p99" \
+    'BEGIN {printf "%-9s %10.0f %9.2f %9.2f %6d | %10.0f %9.2f %9.2f | %5.0f%%\n", s, ar, a5, a9, ab, pr, p5, p9, 100 * ar / pr}'
+done
+echo "idle RSS: $((idle_rss_kb / 1024)) MiB ($idle_rss_kb KiB); wrk -t2 -c$conns -d${duration}s, pgbench -c$conns -j2 -M prepared; $(nproc) cores"
