@@ -21,6 +21,7 @@ static bool parse_tags(const json_t *v, struct task_input *in, struct api_error 
 static bool parse_due_date(const json_t *v, struct task_input *in, struct api_error *err);
 static bool parse_int(const char *s, long min, long max, long *out);
 static int64_t int_or_zero(const char *s);
+static void append_time(struct strbuf *out, const char *us_text);
 
 static bool fail(struct api_error *err, int status, const char *code, const char *field,
 		 const char *fmt, ...)
@@ -296,38 +297,48 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 	return true;
 }
 
+static void append_time(struct strbuf *out, const char *us_text)
+{
+	if (us_text == NULL) {
+		strbuf_append_len(out, "null", 4);
+		return;
+	}
+	char iso[ISO8601_LEN];
+	iso8601_format(int_or_zero(us_text), iso);
+	strbuf_append_len(out, "\"", 1);
+	strbuf_append(out, iso);
+	strbuf_append_len(out, "\"", 1);
+}
+
+/* Integers arrive as PostgreSQL's text and are copied as they are. */
 void task_row_write_json(struct strbuf *out, const struct task_row *row)
 {
-	char created[ISO8601_LEN], updated[ISO8601_LEN], when[ISO8601_LEN];
-	iso8601_format(int_or_zero(row->created_at_us), created);
-	iso8601_format(int_or_zero(row->updated_at_us), updated);
-
-	strbuf_printf(out, "{\"id\":%lld,\"user_id\":", (long long)int_or_zero(row->id));
+	strbuf_append(out, "{\"id\":");
+	strbuf_append(out, row->id ? row->id : "0");
+	strbuf_append(out, ",\"user_id\":");
 	jsonx_append_string(out, row->user_id ? row->user_id : "");
 	strbuf_append(out, ",\"title\":");
 	jsonx_append_string(out, row->title ? row->title : "");
 	strbuf_append(out, ",\"description\":");
 	jsonx_append_string(out, row->description ? row->description : "");
-	strbuf_printf(out, ",\"completed\":%s,\"completed_at\":",
-		      row->completed && row->completed[0] == 't' ? "true" : "false");
-	if (row->completed_at_us) {
-		iso8601_format(int_or_zero(row->completed_at_us), when);
-		strbuf_printf(out, "\"%s\"", when);
-	} else {
-		strbuf_append(out, "null");
-	}
+	strbuf_append(out, row->completed && row->completed[0] == 't' ? ",\"completed\":true"
+								       : ",\"completed\":false");
+	strbuf_append(out, ",\"completed_at\":");
+	append_time(out, row->completed_at_us);
 	strbuf_append(out, ",\"priority\":");
 	jsonx_append_string(out, row->priority ? row->priority : "medium");
 	/* PostgreSQL's array_to_json already is the JSON we want. */
-	strbuf_printf(out, ",\"tags\":%s,\"due_date\":", row->tags_json ? row->tags_json : "[]");
-	if (row->due_date_us) {
-		iso8601_format(int_or_zero(row->due_date_us), when);
-		strbuf_printf(out, "\"%s\"", when);
-	} else {
-		strbuf_append(out, "null");
-	}
-	strbuf_printf(out, ",\"created_at\":\"%s\",\"updated_at\":\"%s\",\"version\":%lld}",
-		      created, updated, (long long)int_or_zero(row->version));
+	strbuf_append(out, ",\"tags\":");
+	strbuf_append(out, row->tags_json ? row->tags_json : "[]");
+	strbuf_append(out, ",\"due_date\":");
+	append_time(out, row->due_date_us);
+	strbuf_append(out, ",\"created_at\":");
+	append_time(out, row->created_at_us);
+	strbuf_append(out, ",\"updated_at\":");
+	append_time(out, row->updated_at_us);
+	strbuf_append(out, ",\"version\":");
+	strbuf_append(out, row->version ? row->version : "0");
+	strbuf_append_len(out, "}", 1);
 }
 
 bool task_parse_if_match(const char *value, size_t len, int32_t *version)

@@ -190,6 +190,7 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                self._log.close()
                 raise RuntimeError(f"server {self.name} exited with {self.proc.returncode} "
                                    f"before answering /health:\n{self.log_tail()}")
             try:

@@ -77,10 +77,20 @@ class UnavailableTest(FailureBase):
             rc = s.stop()
         self.assertEqual(rc, 0, s.log_tail())
 
-    def test_503_when_database_down_from_start(self):
+    def test_database_down_from_start(self):
+        """Either serve fails fast (non-zero exit, a message on stderr), or it runs and reports
+        the database as unreachable: /health 200, /ready 503, task routes 503."""
         port = H.free_port()
         db = f"host=127.0.0.1 port={port} user=taskflow dbname=nothing connect_timeout=3"
-        s = H.Server(H.base_env(db), name="test_failures:503-down").start()
+        s = H.Server(H.base_env(db), name="test_failures:503-down")
+        try:
+            s.start()
+        except RuntimeError:
+            rc = s.proc.returncode
+            self.assertIsNotNone(rc, "serve neither answered /health nor exited")
+            self.assertNotEqual(rc, 0, "serve exited 0 although it cannot reach its database")
+            self.assertTrue(s.log_tail().strip(), "serve exited without saying why")
+            return
         try:
             self.assertEqual(H.api("GET", "/health", server=s).json, {"status": "ok"})
             r = H.api("GET", "/ready", server=s)
