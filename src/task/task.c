@@ -174,13 +174,14 @@ static bool parse_tags(const json_t *v, struct task_input *in, struct api_error 
 			return fail(err, 422, "validation_failed", "tags",
 				    "each tag must be 1 to %d characters", TASK_TAG_MAX);
 		}
-		bool duplicate = false;
-		for (int k = 0; k < in->ntags && !duplicate; k++)
-			duplicate = strcmp(in->tags[k], tag) == 0;
-		if (duplicate)
-			free(tag);
-		else
-			in->tags[in->ntags++] = tag;
+		for (int k = 0; k < in->ntags; k++) {
+			if (strcmp(in->tags[k], tag) == 0) {
+				free(tag);
+				return fail(err, 422, "validation_failed", "tags",
+					    "tags must be distinct");
+			}
+		}
+		in->tags[in->ntags++] = tag;
 	}
 	return true;
 }

@@ -43,7 +43,7 @@ struct task_input {
 	char *description;
 	const char *priority; /* "low" | "medium" | "high" (static) */
 	char *tags[TASK_TAGS_MAX];
-	int ntags;          /* distinct, trimmed, in the order given */
+	int ntags;          /* distinct (a repeat is a 422), trimmed, in the order given */
 	bool has_due_date;  /* false: due_date was null */
 	int64_t due_date_us;
 	bool completed;

@@ -124,3 +124,22 @@ class ReadyTest(H.ApiTestCase):
         finally:
             rc = s.stop()
         self.assertEqual(rc, 0, s.log_tail())
+
+    def test_ready_reports_pending_migrations(self):
+        # `taskflow --help`: serve applies pending migrations "unless AUTO_MIGRATE=false"
+        _, db = H.create_db()
+        s = H.Server(H.base_env(db, AUTO_MIGRATE="false"), name="test_failures:pending").start()
+        try:
+            r = H.api("GET", "/ready", server=s)
+            self.assertStatus(r, 503)
+            self.assertEqual(r.json, {"status": "unavailable",
+                                      "checks": {"database": "ok", "migrations": "pending"}})
+            self.assertStatus(H.api("GET", "/health", server=s), 200)
+            r2 = H.migrate(db, s.env)
+            self.assertEqual(r2.returncode, 0, r2.stderr)
+            r = H.api("GET", "/ready", server=s)
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}})
+        finally:
+            rc = s.stop()
+        self.assertEqual(rc, 0, s.log_tail())

@@ -225,12 +225,11 @@ static void test_description(void **state)
 		    "validation_failed", "description");
 }
 
-static void test_tags_trim_and_dedupe(void **state)
+static void test_tags_trim_and_distinct(void **state)
 {
 	(void)state;
 	struct task_input in;
-	parse_ok("{\"title\":\"t\",\"tags\":[\" home \",\"work\",\"home\",\"Work\",\"work \","
-		 "\"\\tx\"]}",
+	parse_ok("{\"title\":\"t\",\"tags\":[\" home \",\"work\",\"Work\",\"\\tx\"]}",
 		 TASK_INPUT_CREATE, &in);
 	assert_true(in.present & FIELD_TAGS);
 	assert_int_equal(in.ntags, 4);
@@ -239,6 +238,12 @@ static void test_tags_trim_and_dedupe(void **state)
 	assert_string_equal(in.tags[2], "Work"); /* case-sensitive */
 	assert_string_equal(in.tags[3], "x");
 	task_input_free(&in);
+
+	/* The same tag twice, also once trimmed, is an error rather than merged. */
+	parse_fails("{\"title\":\"t\",\"tags\":[\"home\",\"home\"]}", TASK_INPUT_CREATE, 422,
+		    "validation_failed", "tags");
+	parse_fails("{\"title\":\"t\",\"tags\":[\" a\",\"a \"]}", TASK_INPUT_CREATE, 422,
+		    "validation_failed", "tags");
 
 	parse_ok("{\"tags\":[]}", TASK_INPUT_UPDATE, &in);
 	assert_int_equal(in.present, FIELD_TAGS);
@@ -976,7 +981,7 @@ int main(void)
 	    cmocka_unit_test(test_title_counts_code_points),
 	    cmocka_unit_test(test_title_length_after_trim),
 	    cmocka_unit_test(test_description),
-	    cmocka_unit_test(test_tags_trim_and_dedupe),
+	    cmocka_unit_test(test_tags_trim_and_distinct),
 	    cmocka_unit_test(test_tags_count_limit),
 	    cmocka_unit_test(test_tag_length),
 	    cmocka_unit_test(test_tags_wrong_types),
