@@ -37,13 +37,18 @@ secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 
 server=""
 cleanup() {
+  if [ -n "$server" ] && ! kill -0 "$server" 2>/dev/null; then
+    echo "the server died; its log:" >&2
+    tail -n 40 "$out/server.log" >&2
+    server=""
+  fi
   [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null
   scripts/pg.sh stop $pgdir
   rm -rf "$out"
 }
 trap cleanup EXIT
 
-DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn ./build/taskflow serve 2>"$out/server.log" &
+DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn ${TASKFLOW_BIN:-./build/taskflow} serve 2>"$out/server.log" &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 sleep 1

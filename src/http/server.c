@@ -28,6 +28,7 @@ struct loop {
 	int listen_fd;
 	pthread_t thread;
 	const struct app *app;
+	h2o_globalconf_t *globalconf;
 };
 
 struct app_handler {
@@ -75,7 +76,7 @@ int server_run(const struct app *app)
 	for (int i = 0; i < nloops; i++) {
 		loops[i].app = app;
 		loops[i].listen_fd = dup(fd);
-		h2o_context_init(&loops[i].ctx, h2o_evloop_create(), &globalconf);
+		loops[i].globalconf = &globalconf;
 		if (pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]) != 0)
 			abort();
 	}
@@ -130,6 +131,9 @@ static int listen_on(const char *host, int port)
 static void *loop_main(void *arg)
 {
 	struct loop *l = arg;
+	/* On this thread: h2o keeps per-thread allocators (thread-local free
+	 * lists) and the context captures the creating thread's. */
+	h2o_context_init(&l->ctx, h2o_evloop_create(), l->globalconf);
 	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.replies, db_pool_on_replies);
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;

@@ -208,12 +208,15 @@ class Server:
         """SIGTERM, wait; returns the exit status (None if it had to be killed)."""
         if self.proc is None:
             return None
+        if self.exit_code is not None or getattr(self, "_killed", False):
+            return self.exit_code
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+                self._killed = True
                 self.exit_code = None
                 return None
         self.exit_code = self.proc.returncode
@@ -331,23 +334,35 @@ def api(method, path, body=_NO_BODY, headers=None, token=None, server=None, time
 
 
 def raw_request(request_bytes, server=None, chunks=None, timeout=REQUEST_TIMEOUT, method="POST"):
-    """Send bytes on a socket (tolerating the server closing early, as it may for a body that is
-    too large), then read one response. chunks: further byte strings sent after request_bytes."""
+    """Send bytes on a socket, then read one response. chunks: further byte strings, sent from a
+    thread while the response is read, so that a server answering early (as it may for a body
+    that is too large) and closing is seen, not mistaken for a send error."""
+    import threading
     srv = server or CTX.server
     sock = socket.create_connection((srv.host, srv.port), timeout=timeout)
-    try:
+
+    def send():
         try:
             sock.sendall(request_bytes)
             for c in chunks or ():
                 sock.sendall(c)
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:
             pass
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
         r = http.client.HTTPResponse(sock, method=method)
         r.begin()
         raw = r.read()
         return Resp(r.status, r.headers, _parse(raw), raw)
     finally:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         sock.close()
+        sender.join(timeout=5)
 
 
 def qs(params):
@@ -538,6 +553,13 @@ class ApiTestCase(unittest.TestCase):
         elif field is not ANY:
             self.assertEqual(err.get("field"), field, ctx)
         self.assertJsonContentType(resp)
+
+    def assertCleanStop(self, server):
+        """SIGTERM the server (unless stop() was called already); it must have exited with
+        status 0 within STOP_TIMEOUT."""
+        rc = server.stop()
+        self.assertEqual(rc, 0, f"{server.name}: exit status after SIGTERM {rc!r} (None: still "
+                                f"running after {STOP_TIMEOUT}s); log tail:\n{server.log_tail(25)}")
 
     def assertStatus(self, resp, status, msg=None):
         self.assertEqual(resp[0], status, f"{msg + ': ' if msg else ''}got {resp[0]} {resp.raw[:300]!r}")

@@ -87,6 +87,22 @@ class ConcurrentUpdateTest(H.ApiTestCase):
         self.assertEqual(final["version"], 11)
 
 
+class ConcurrentSignUpTest(H.ApiTestCase):
+    def test_same_email_concurrently_one_account(self):
+        email = H.random_email("race")
+        variants = [email, email.upper()] * 4
+        results = parallel(8, lambda i: H.api("POST", "/api/auth/sign-up",
+                                              {"email": variants[i], "password": f"password{i}", "name": "R"}))
+        statuses = sorted(r.status for r in results)
+        self.assertEqual(statuses, [201] + [409] * 7, [(r.status, r.raw[:80]) for r in results])
+        for r in results:
+            if r.status == 409:
+                self.assertError(r, 409, "email_taken")
+        i = next(i for i, r in enumerate(results) if r.status == 201)
+        r = H.api("POST", "/api/auth/sign-in", {"email": variants[i], "password": f"password{i}"})
+        self.assertStatus(r, 200)
+
+
 class IdempotencyTest(H.ApiTestCase):
     @classmethod
     def setUpClass(cls):

@@ -38,7 +38,8 @@ class CorsConfigTest(H.ApiTestCase):
                     r = H.api("GET", "/health", server=s, headers={"Origin": origin})
                     self.assertNotIn("Access-Control-Allow-Origin", r.headers)
         finally:
-            self.assertEqual(s.stop(), 0)
+            s.stop()
+        self.assertCleanStop(s)
 
     def test_star(self):
         s = H.Server(H.base_env(self.db, CORS_ORIGINS="*"), name="test_cors_config:star").start()
@@ -52,4 +53,5 @@ class CorsConfigTest(H.ApiTestCase):
                     r = H.api("GET", "/health", server=s, headers={"Origin": origin})
                     self.assertIn(r.headers.get("Access-Control-Allow-Origin"), ("*", origin))
         finally:
-            self.assertEqual(s.stop(), 0)
+            s.stop()
+        self.assertCleanStop(s)

@@ -218,6 +218,22 @@ class BodyTest(H.ApiTestCase):
         self.assertError(r, 413, "payload_too_large")
         self.assertEqual(self.count(), before)
 
+    def test_large_bodies_are_413_json(self):
+        before = self.count()
+        for size in (2 * MiB, 64 * MiB):
+            with self.subTest(size=size):
+                r = self.post_raw(self.padded(size))
+                self.assertError(r, 413, "payload_too_large")
+        self.assertEqual(self.count(), before)
+
+    def test_huge_declared_length_is_413_json_without_the_body(self):
+        # a server must not read 10 GiB to refuse it: it answers on the Content-Length alone
+        head = (f"POST {H.tasks_path(self.uid)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Authorization: Bearer {self.token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {10 * 1024 * MiB}\r\n\r\n").encode()
+        r = H.raw_request(head + b'{"title":"')
+        self.assertError(r, 413, "payload_too_large")
+
     def test_wrong_content_type_is_415(self):
         before = self.count()
         body = b'{"title":"typed"}'
@@ -257,6 +273,44 @@ class BodyTest(H.ApiTestCase):
                       headers={"Content-Type": "application/json"})
             self.assertError(r, 400, "bad_json")
         self.assertEqual(self.count(), before)
+
+    def test_hostile_json_is_400_not_a_crash(self):
+        before = self.count()
+        deep = '{"title":' + "[" * 100000 + "]" * 100000 + "}"
+        self.assertError(H.api("POST", H.tasks_path(self.uid), deep, token=self.token), 400, "bad_json")
+        deep_obj = '{"title":"x","description":' + '{"a":' * 50000 + "1" + "}" * 50000 + "}"
+        self.assertError(H.api("POST", H.tasks_path(self.uid), deep_obj, token=self.token), 400, "bad_json")
+        # a NUL inside a string: valid JSON, but not storable as text: refused, never truncated
+        for body in ('{"title":"a\\u0000b"}', '{"title":"ok","tags":["x\\u0000"]}'):
+            with self.subTest(body=body):
+                r = H.api("POST", H.tasks_path(self.uid), body, token=self.token)
+                self.assertIn(r.status, (400, 422), r.raw[:200])
+                self.assertEqual(r.json["error"]["code"], "bad_json" if r.status == 400 else "validation_failed")
+        self.assertEqual(self.count(), before)
+        self.assertStatus(H.api("GET", "/health"), 200)
+
+    def test_keep_alive_connection_serves_several_requests(self):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", H.CTX.server.port, timeout=H.REQUEST_TIMEOUT)
+        try:
+            auth = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+            conn.request("GET", "/health")
+            r = conn.getresponse()
+            self.assertEqual((r.status, r.read()), (200, b'{"status":"ok"}'))
+            conn.request("POST", H.tasks_path(self.uid), body=b'{"title":"ka"}', headers=auth)
+            r = conn.getresponse()
+            created = __import__("json").loads(r.read())
+            self.assertEqual(r.status, 201)
+            conn.request("POST", H.tasks_path(self.uid), body=b'{"title":', headers=auth)
+            r = conn.getresponse()
+            self.assertEqual(r.status, 400)
+            r.read()
+            conn.request("GET", H.tasks_path(self.uid, created["id"]), headers=auth)
+            r = conn.getresponse()
+            self.assertEqual(r.status, 200)
+            self.assertEqual(__import__("json").loads(r.read())["title"], "ka")
+        finally:
+            conn.close()
 
     def test_malformed_json_on_update_and_auth(self):
         task = H.create_task(self.uid, self.token)

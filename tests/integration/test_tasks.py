@@ -159,6 +159,16 @@ class ValidationTest(TaskBase):
             with self.subTest(due_date=d):
                 self.bad({"title": "d", "due_date": d}, "due_date")
 
+    def test_due_date_answer_keeps_the_format(self):
+        # whatever is accepted is answered as YYYY-MM-DDTHH:MM:SS.mmmZ; what cannot be is refused
+        for d in ("9999-12-31T23:59:59-14:00", "0000-01-01T00:00:00+01:00"):
+            with self.subTest(due_date=d):
+                r = self.post({"title": "edge", "due_date": d})
+                if r.status == 201:
+                    self.assertRegex(r.json["due_date"], H.TS_RE)
+                else:
+                    self.assertError(r, 422, "validation_failed", field="due_date")
+
     def test_completed_type(self):
         for c in ("yes", 1, "true"):
             with self.subTest(completed=c):
@@ -268,6 +278,26 @@ class UpdateTest(TaskBase):
         self.assertError(r, 409, "version_conflict")
         self.assertEqual(r.json["current"]["title"], "with version")
         self.assertEqual(r.json["current"]["version"], 2)
+
+    def test_if_match_and_version_must_both_match(self):
+        t = self.new(title="both")
+        r = self.patch(t["id"], {"title": "body stale", "version": 7}, headers={"If-Match": '"1"'})
+        self.assertError(r, 409, "version_conflict")
+        r = self.patch(t["id"], {"title": "header stale", "version": 1}, headers={"If-Match": '"7"'})
+        self.assertError(r, 409, "version_conflict")
+        self.assertEqual(self.get(t["id"]).json, t)
+        r = self.patch(t["id"], {"title": "both fresh", "version": 1}, headers={"If-Match": '"1"'})
+        self.assertStatus(r, 200)
+
+    def test_huge_version_is_a_conflict_or_invalid_not_bad_json(self):
+        t = self.new(title="huge")
+        r = self.patch(t["id"], '{"title":"z","version":99999999999999999999999}')
+        self.assertIn(r.status, (409, 422), r.raw[:200])
+        if r.status == 409:
+            self.assertError(r, 409, "version_conflict")
+        else:
+            self.assertError(r, 422, "validation_failed", field="version")
+        self.assertEqual(self.get(t["id"]).json, t)
 
     def test_update_missing_task_404(self):
         for tid in ("999999999", "0", "-1", "abc", "1.5", "99999999999999999999999"):
