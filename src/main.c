@@ -6,12 +6,13 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "store/migrate.h"
-#include "store/pool.h"
+#include "core/workers.h"
 
 #define EXIT_CONFIG 2
 
@@ -86,9 +87,10 @@ static int serve(const struct config *cfg)
 		     .public_pem = (const unsigned char *)cfg->jwt_public_key,
 		     .public_pem_len = cfg->jwt_public_key ? strlen(cfg->jwt_public_key) : 0},
 	};
-	app.pool = db_pool_create(cfg->database_url, cfg->db_pool_size);
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	app.cpu = workers_create(cores > 0 ? (int)cores : 1);
 	int rc = server_run(&app);
-	db_pool_destroy(app.pool);
+	workers_destroy(app.cpu);
 	log_fields(LOG_INFO, "stopped", "i:status", (long long)rc, NULL);
 	return rc;
 }

@@ -25,64 +25,71 @@ struct auth_job {
 	char *password;
 	char *name;
 	char user_id[TOKEN_SUBJECT_MAX + 1];
+	char password_hash[PASSWORD_HASH_MAX]; /* computed, or read from the account */
+	bool hash_ok;                          /* hashing worked / the password matched */
+	json_t *user;                          /* the account, between steps */
 };
 
-static bool read_credentials(struct call *c, bool with_name, struct auth_job *job);
+static struct auth_job *read_credentials(struct call *c, bool with_name);
 static bool valid_email(const char *email);
 static char *trim_dup(const char *s);
 static void new_user_id(char out[USER_ID_LEN + 1]);
 static void reply_session(struct auth_job *job, int status, json_t *user);
 static void free_auth_job(struct call_job *base);
-static void run_sign_up(struct call_job *base, struct db_conn *conn);
-static void run_sign_in(struct call_job *base, struct db_conn *conn);
-static void run_me(struct call_job *base, struct db_conn *conn);
+static void hash_password(struct call_job *base);
+static void sign_up_hashed(struct call_job *base);
+static void sign_up_start(struct call_job *base, struct db_conn *conn);
+static void sign_up_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void sign_in_start(struct call_job *base, struct db_conn *conn);
+static void sign_in_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void verify_password(struct call_job *base);
+static void sign_in_verified(struct call_job *base);
+static void me_start(struct call_job *base, struct db_conn *conn);
+static void me_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 
+/* Sign-up: hash (CPU worker) -> insert. */
 void api_sign_up(struct call *c)
 {
-	struct auth_job *job = call_job_new(sizeof *job);
-	if (!read_credentials(c, true, job)) {
-		free_auth_job(&job->base);
-		free(job);
-		return;
-	}
-	job->base.run = run_sign_up;
-	call_submit(c, &job->base);
+	struct auth_job *job = read_credentials(c, true);
+	if (job)
+		call_job_offload(&job->base, hash_password, sign_up_hashed);
 }
 
-void api_sign_in(struct call *c)
-{
-	struct auth_job *job = call_job_new(sizeof *job);
-	if (!read_credentials(c, false, job)) {
-		free_auth_job(&job->base);
-		free(job);
-		return;
-	}
-	job->base.run = run_sign_in;
-	call_submit(c, &job->base);
-}
-
-void api_me(struct call *c)
-{
-	if (!call_authenticate(c))
-		return;
-	struct auth_job *job = call_job_new(sizeof *job);
-	job->base.cleanup = free_auth_job;
-	snprintf(job->user_id, sizeof job->user_id, "%s", c->user_id);
-	job->base.run = run_me;
-	call_submit(c, &job->base);
-}
-
-static void run_sign_up(struct call_job *base, struct db_conn *conn)
+static void hash_password(struct call_job *base)
 {
 	struct auth_job *job = (struct auth_job *)base;
-	char hash[PASSWORD_HASH_MAX];
-	if (!password_hash(job->password, hash)) {
+	job->hash_ok = password_hash(job->password, job->password_hash);
+}
+
+static void sign_up_hashed(struct call_job *base)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	if (!job->hash_ok) {
 		reply_error(&base->reply, 500, "internal_error", "internal error", NULL);
+		call_job_finish(base);
+		return;
+	}
+	call_job_query(base, sign_up_start, sign_up_result);
+}
+
+static void sign_up_start(struct call_job *base, struct db_conn *conn)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	if (conn == NULL) {
+		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
+		call_job_finish(base);
 		return;
 	}
 	new_user_id(job->user_id);
+	users_send_insert(conn, job->user_id, job->email, job->name, job->password_hash);
+}
+
+static void sign_up_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
+	struct auth_job *job = (struct auth_job *)base;
 	json_t *user = NULL;
-	enum store_result res = users_insert(conn, job->user_id, job->email, job->name, hash, &user);
+	enum store_result res = users_read_insert(r, &user);
 	if (res == STORE_CONFLICT)
 		reply_error(&base->reply, 409, "email_taken", "an account with this email exists",
 			    "email");
@@ -90,66 +97,143 @@ static void run_sign_up(struct call_job *base, struct db_conn *conn)
 		api_reply_store_failure(&base->reply, res);
 	else
 		reply_session(job, 201, user);
+	call_job_finish(base);
 }
 
-static void run_sign_in(struct call_job *base, struct db_conn *conn)
+/* Sign-in: count the attempt -> find the account -> verify (CPU worker,
+ * without holding a connection) -> clear the count on success. */
+enum { SIGN_IN_ATTEMPT, SIGN_IN_FIND, SIGN_IN_CLEAR };
+
+void api_sign_in(struct call *c)
+{
+	struct auth_job *job = read_credentials(c, false);
+	if (job)
+		call_job_query(&job->base, sign_in_start, sign_in_result);
+}
+
+static void sign_in_start(struct call_job *base, struct db_conn *conn)
 {
 	struct auth_job *job = (struct auth_job *)base;
-	int locked_for = 0;
-	enum store_result res = sign_in_lock_remaining(conn, job->email, &locked_for);
-	if (res != STORE_OK) {
-		api_reply_store_failure(&base->reply, res);
-		return;
-	}
-	if (locked_for > 0) {
-		reply_error(&base->reply, 429, "too_many_requests",
-			    "too many failed sign-ins for this email; try again later", NULL);
-		base->reply.retry_after = locked_for;
-		return;
-	}
-
-	json_t *user = NULL;
-	char *hash = NULL;
-	res = users_find_by_email(conn, job->email, &user, &hash);
-	if (res != STORE_OK && res != STORE_NOT_FOUND) {
-		api_reply_store_failure(&base->reply, res);
-		return;
-	}
-	bool ok;
-	if (res == STORE_OK) {
-		ok = password_verify(hash, job->password);
+	if (conn == NULL) {
+		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
+		call_job_finish(base);
+	} else if (base->step == SIGN_IN_CLEAR) {
+		sign_in_send_clear(conn, job->email);
 	} else {
-		password_verify_dummy(job->password);
-		ok = false;
+		base->step = SIGN_IN_ATTEMPT;
+		sign_in_send_attempt(conn, job->email);
 	}
-	free(hash);
-	if (!ok) {
-		json_decref(user);
-		res = sign_in_record_failure(conn, job->email);
-		if (res != STORE_OK)
-			api_reply_store_failure(&base->reply, res);
-		else
-			reply_error(&base->reply, 401, "invalid_credentials",
-				    "the email or password is wrong", NULL);
-		return;
-	}
-	sign_in_clear(conn, job->email);
-	snprintf(job->user_id, sizeof job->user_id, "%s",
-		 json_string_value(json_object_get(user, "id")));
-	reply_session(job, 200, user);
 }
 
-static void run_me(struct call_job *base, struct db_conn *conn)
+static void sign_in_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 {
 	struct auth_job *job = (struct auth_job *)base;
+	enum store_result res;
+	int locked_for = 0;
+	char *hash = NULL;
+
+	switch (base->step) {
+	case SIGN_IN_ATTEMPT:
+		res = sign_in_read_attempt(r, &locked_for);
+		if (res != STORE_OK)
+			break;
+		if (locked_for > 0) {
+			reply_error(&base->reply, 429, "too_many_requests",
+				    "too many failed sign-ins for this email; try again later",
+				    NULL);
+			base->reply.retry_after = locked_for;
+			call_job_finish(base);
+			return;
+		}
+		base->step = SIGN_IN_FIND;
+		users_send_find_by_email(conn, job->email);
+		return;
+	case SIGN_IN_FIND:
+		res = users_read_find(r, &job->user, &hash);
+		if (res != STORE_OK && res != STORE_NOT_FOUND)
+			break;
+		if (hash) {
+			snprintf(job->password_hash, sizeof job->password_hash, "%s", hash);
+			free(hash);
+		}
+		db_release(conn);
+		base->conn = NULL;
+		call_job_offload(base, verify_password, sign_in_verified);
+		return;
+	default: /* SIGN_IN_CLEAR */
+		res = store_check(r, "clear sign-in attempts");
+		if (res == STORE_OK) {
+			PQclear(r);
+			reply_session(job, 200, job->user);
+			job->user = NULL;
+			call_job_finish(base);
+			return;
+		}
+	}
+	api_reply_store_failure(&base->reply, res);
+	call_job_finish(base);
+}
+
+static void verify_password(struct call_job *base)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	if (job->user) {
+		job->hash_ok = password_verify(job->password_hash, job->password);
+	} else {
+		/* No account: spend the same time, so timing tells nothing. */
+		password_verify_dummy(job->password);
+		job->hash_ok = false;
+	}
+}
+
+static void sign_in_verified(struct call_job *base)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	if (!job->hash_ok) {
+		reply_error(&base->reply, 401, "invalid_credentials",
+			    "the email or password is wrong", NULL);
+		call_job_finish(base);
+		return;
+	}
+	snprintf(job->user_id, sizeof job->user_id, "%s",
+		 json_string_value(json_object_get(job->user, "id")));
+	base->step = SIGN_IN_CLEAR;
+	call_job_query(base, sign_in_start, sign_in_result);
+}
+
+void api_me(struct call *c)
+{
+	if (!call_authenticate(c))
+		return;
+	struct auth_job *job = call_job_new(c, sizeof *job);
+	job->base.cleanup = free_auth_job;
+	snprintf(job->user_id, sizeof job->user_id, "%s", c->user_id);
+	call_job_query(&job->base, me_start, me_result);
+}
+
+static void me_start(struct call_job *base, struct db_conn *conn)
+{
+	struct auth_job *job = (struct auth_job *)base;
+	if (conn == NULL) {
+		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
+		call_job_finish(base);
+		return;
+	}
+	users_send_get(conn, job->user_id);
+}
+
+static void me_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
 	json_t *user = NULL;
-	enum store_result res = users_get(conn, job->user_id, &user);
+	enum store_result res = users_read_get(r, &user);
 	if (res == STORE_NOT_FOUND)
 		reply_error(&base->reply, 404, "not_found", "this user has no account here", NULL);
 	else if (res != STORE_OK)
 		api_reply_store_failure(&base->reply, res);
 	else
 		reply_json(&base->reply, 200, json_pack("{s:o}", "user", user));
+	call_job_finish(base);
 }
 
 static void reply_session(struct auth_job *job, int status, json_t *user)
@@ -165,13 +249,16 @@ static void reply_session(struct auth_job *job, int status, json_t *user)
 	free(token);
 }
 
-static bool read_credentials(struct call *c, bool with_name, struct auth_job *job)
+/* Validates the body; returns a job holding the credentials, or NULL after
+ * answering the error. */
+static struct auth_job *read_credentials(struct call *c, bool with_name)
 {
 	json_t *body;
+	if (!call_read_json(c, false, &body))
+		return NULL;
+	struct auth_job *job = call_job_new(c, sizeof *job);
 	job->app = c->app;
 	job->base.cleanup = free_auth_job;
-	if (!call_read_json(c, false, &body))
-		return false;
 
 	const char *key, *field = NULL, *message = NULL, *code = "validation_failed";
 	json_t *v;
@@ -188,14 +275,14 @@ static bool read_credentials(struct call *c, bool with_name, struct auth_job *jo
 	const char *email = json_string_value(json_object_get(body, "email"));
 	const char *password = json_string_value(json_object_get(body, "password"));
 	const char *name = json_string_value(json_object_get(body, "name"));
+	size_t pwlen = password ? strlen(password) : 0;
 	if (message) {
-		/* set above */
+		/* unknown field, set above */
 	} else if (email == NULL || !valid_email((job->email = trim_dup(email)))) {
 		field = "email";
 		message = "email must be a valid address of at most 254 characters";
-	} else if (password == NULL ||
-		   (with_name && (strlen(password) < PASSWORD_MIN || strlen(password) > PASSWORD_MAX)) ||
-		   (!with_name && (password[0] == '\0' || strlen(password) > PASSWORD_MAX))) {
+	} else if (password == NULL || pwlen > PASSWORD_MAX ||
+		   (with_name ? pwlen < PASSWORD_MIN : pwlen == 0)) {
 		field = "password";
 		message = with_name ? "password must be 8 to 1024 characters"
 				    : "password is required";
@@ -208,13 +295,14 @@ static bool read_credentials(struct call *c, bool with_name, struct auth_job *jo
 		}
 	}
 	if (message) {
-		call_respond_error(c, 422, code, message, field);
+		reply_error(&job->base.reply, 422, code, message, field);
 		json_decref(body);
-		return false;
+		call_job_finish(&job->base);
+		return NULL;
 	}
 	job->password = strdup(password);
 	json_decref(body);
-	return true;
+	return job;
 }
 
 static bool valid_email(const char *email)
@@ -253,6 +341,8 @@ static void new_user_id(char out[USER_ID_LEN + 1])
 static void free_auth_job(struct call_job *base)
 {
 	struct auth_job *job = (struct auth_job *)base;
+	json_decref(job->user);
+	sodium_memzero(job->password_hash, sizeof job->password_hash);
 	if (job->password)
 		sodium_memzero(job->password, strlen(job->password));
 	free(job->password);

@@ -1,10 +1,10 @@
 /* GET /health and GET /ready. */
 #include "api/api.h"
 
-#include <stdlib.h>
+#include <stdio.h>
 
 #include "store/migrate.h"
-#include "store/pool.h"
+#include "store/tasks_sql.h"
 
 void api_health(struct call *c)
 {
@@ -13,26 +13,36 @@ void api_health(struct call *c)
 	call_respond(c, &r);
 }
 
-static void run_ready(struct call_job *job, struct db_conn *conn)
+static void reply_ready(struct reply *r, const char *database, const char *migrations)
 {
-	const char *database = "ok", *migrations = "ok";
-	PGresult *ping = db_exec(conn, "SELECT 1", 0, NULL);
-	if (!db_result_ok(ping)) {
-		database = "unreachable";
-		migrations = "unknown";
-	} else if (!migrate_is_current(conn)) {
-		migrations = "pending";
-	}
-	PQclear(ping);
 	bool ready = database[0] == 'o' && migrations[0] == 'o';
-	reply_json(&job->reply, ready ? 200 : 503,
+	reply_json(r, ready ? 200 : 503,
 		   json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "unavailable",
 			     "checks", "database", database, "migrations", migrations));
 }
 
+static void ready_start(struct call_job *job, struct db_conn *conn)
+{
+	if (conn == NULL) {
+		reply_ready(&job->reply, "unreachable", "unknown");
+		call_job_finish(job);
+		return;
+	}
+	migrate_send_check(conn);
+}
+
+static void ready_result(struct call_job *job, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
+	if (r == NULL)
+		reply_ready(&job->reply, "unreachable", "unknown");
+	else
+		reply_ready(&job->reply, "ok", migrate_read_check(r) ? "ok" : "pending");
+	call_job_finish(job);
+}
+
 void api_ready(struct call *c)
 {
-	struct call_job *job = call_job_new(sizeof *job);
-	job->run = run_ready;
-	call_submit(c, job);
+	struct call_job *job = call_job_new(c, sizeof *job);
+	call_job_query(job, ready_start, ready_result);
 }

@@ -15,7 +15,7 @@ struct task_job {
 	struct call_job base;
 	char user_id[ROUTER_USER_ID_MAX + 1];
 	int64_t task_id;
-	int32_t expected_version; /* 0: unconditional */
+	int32_t if_match; /* 0: unconditional */
 	struct task_input input;
 	struct query query; /* owns the strings `list` points to */
 	struct task_list_query list;
@@ -23,47 +23,49 @@ struct task_job {
 	char request_hash[65];
 };
 
-static struct task_job *new_task_job(struct call *c, void (*run)(struct call_job *,
-								   struct db_conn *));
+/* Steps of an idempotent create. */
+enum { CREATE_FIND, CREATE_BEGIN, CREATE_INSERT, CREATE_SAVE, CREATE_COMMIT, CREATE_ROLLBACK,
+       CREATE_FIND_AGAIN };
+
+static struct task_job *new_task_job(struct call *c);
 static void free_task_job(struct call_job *base);
+static bool finish_if_down(struct call_job *base, struct db_conn *conn);
 static bool read_if_match(struct call *c, struct task_job *job);
 static bool read_idempotency_key(struct call *c, struct task_job *job, const json_t *body);
 static void reply_task(struct reply *r, int status, struct task_doc *task);
 static void reply_conflict(struct reply *r, struct task_doc *current);
 static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task);
 static char *task_location(const char *user_id, int64_t task_id);
-static void run_list(struct call_job *base, struct db_conn *conn);
-static void run_create(struct call_job *base, struct db_conn *conn);
-static void run_create_idempotent(struct task_job *job, struct db_conn *conn);
-static bool replay(struct reply *r, struct idempotent_response *stored, const char *hash);
-static void run_get(struct call_job *base, struct db_conn *conn);
-static void run_update(struct call_job *base, struct db_conn *conn);
-static void run_delete(struct call_job *base, struct db_conn *conn);
+static void list_start(struct call_job *base, struct db_conn *conn);
+static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void create_start(struct call_job *base, struct db_conn *conn);
+static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void idempotent_create_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void replay(struct reply *r, struct idempotent_response *stored, const char *hash);
+static void get_start(struct call_job *base, struct db_conn *conn);
+static void update_start(struct call_job *base, struct db_conn *conn);
+static void delete_start(struct call_job *base, struct db_conn *conn);
+static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 
 void api_tasks_list(struct call *c)
 {
 	if (!call_authenticate(c))
 		return;
-	struct task_job *job = new_task_job(c, run_list);
+	struct task_job *job = new_task_job(c);
 	h2o_req_t *req = c->req;
 	struct api_error err;
 	if (req->query_at != SIZE_MAX &&
 	    !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
 			 &job->query)) {
-		call_respond_error(c, 400, "bad_request", "the query string is malformed", NULL);
-		goto fail;
+		reply_error(&job->base.reply, 400, "bad_request", "the query string is malformed",
+			    NULL);
+		call_job_finish(&job->base);
+	} else if (!task_list_query_parse(&job->query, &job->list, &err)) {
+		reply_api_error(&job->base.reply, &err);
+		call_job_finish(&job->base);
+	} else {
+		call_job_query(&job->base, list_start, list_result);
 	}
-	if (!task_list_query_parse(&job->query, &job->list, &err)) {
-		struct reply r = {0};
-		reply_api_error(&r, &err);
-		call_respond(c, &r);
-		goto fail;
-	}
-	call_submit(c, &job->base);
-	return;
-fail:
-	free_task_job(&job->base);
-	free(job);
 }
 
 void api_tasks_create(struct call *c)
@@ -72,29 +74,22 @@ void api_tasks_create(struct call *c)
 	struct api_error err;
 	if (!call_authenticate(c) || !call_read_json(c, false, &body))
 		return;
-	struct task_job *job = new_task_job(c, run_create);
+	struct task_job *job = new_task_job(c);
 	if (!task_input_parse(body, TASK_INPUT_CREATE, &job->input, &err)) {
-		struct reply r = {0};
-		reply_api_error(&r, &err);
-		call_respond(c, &r);
-		goto fail;
+		reply_api_error(&job->base.reply, &err);
+		call_job_finish(&job->base);
+	} else if (read_idempotency_key(c, job, body)) {
+		call_job_query(&job->base, create_start,
+			       job->idempotency_key ? idempotent_create_result : create_result);
 	}
-	if (!read_idempotency_key(c, job, body))
-		goto fail;
 	json_decref(body);
-	call_submit(c, &job->base);
-	return;
-fail:
-	json_decref(body);
-	free_task_job(&job->base);
-	free(job);
 }
 
 void api_task_get(struct call *c)
 {
 	if (!call_authenticate(c))
 		return;
-	call_submit(c, &new_task_job(c, run_get)->base);
+	call_job_query(&new_task_job(c)->base, get_start, write_result);
 }
 
 /* PUT and PATCH (partial update), and PATCH .../complete. */
@@ -104,31 +99,19 @@ static void update(struct call *c, enum task_input_kind kind)
 	struct api_error err;
 	if (!call_authenticate(c) || !call_read_json(c, kind == TASK_INPUT_COMPLETE, &body))
 		return;
-	struct task_job *job = new_task_job(c, run_update);
-	if (body == NULL) {
-		/* PATCH .../complete without a body marks the task completed. */
-		job->input.present = FIELD_COMPLETED;
-		job->input.completed = true;
-	} else if (!task_input_parse(body, kind, &job->input, &err)) {
-		struct reply r = {0};
-		reply_api_error(&r, &err);
-		call_respond(c, &r);
-		goto fail;
-	} else if (kind == TASK_INPUT_COMPLETE && !(job->input.present & FIELD_COMPLETED)) {
-		job->input.present = FIELD_COMPLETED;
-		job->input.completed = true;
+	struct task_job *job = new_task_job(c);
+	if (body && !task_input_parse(body, kind, &job->input, &err)) {
+		reply_api_error(&job->base.reply, &err);
+		call_job_finish(&job->base);
+	} else if (read_if_match(c, job)) {
+		/* PATCH .../complete without "completed" marks the task completed. */
+		if (kind == TASK_INPUT_COMPLETE && !(job->input.present & FIELD_COMPLETED)) {
+			job->input.present |= FIELD_COMPLETED;
+			job->input.completed = true;
+		}
+		call_job_query(&job->base, update_start, write_result);
 	}
-	if (job->input.present & FIELD_VERSION)
-		job->expected_version = job->input.version;
-	if (!read_if_match(c, job))
-		goto fail;
 	json_decref(body);
-	call_submit(c, &job->base);
-	return;
-fail:
-	json_decref(body);
-	free_task_job(&job->base);
-	free(job);
 }
 
 void api_task_update(struct call *c)
@@ -145,139 +128,209 @@ void api_task_delete(struct call *c)
 {
 	if (!call_authenticate(c))
 		return;
-	struct task_job *job = new_task_job(c, run_delete);
-	if (!read_if_match(c, job)) {
-		free_task_job(&job->base);
-		free(job);
-		return;
-	}
-	call_submit(c, &job->base);
+	struct task_job *job = new_task_job(c);
+	if (read_if_match(c, job))
+		call_job_query(&job->base, delete_start, write_result);
 }
 
-static void run_list(struct call_job *base, struct db_conn *conn)
+static void list_start(struct call_job *base, struct db_conn *conn)
 {
+	struct task_job *job = (struct task_job *)base;
+	if (!finish_if_down(base, conn))
+		tasks_send_list(conn, job->user_id, &job->list);
+}
+
+static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
 	struct task_job *job = (struct task_job *)base;
 	char *body;
 	size_t len;
-	enum store_result res = tasks_list(conn, job->user_id, &job->list, &body, &len);
+	enum store_result res = tasks_read_list(r, &job->list, &body, &len);
 	if (res != STORE_OK)
 		api_reply_store_failure(&base->reply, res);
 	else
 		reply_raw(&base->reply, 200, body, len);
+	call_job_finish(base);
 }
 
-static void run_create(struct call_job *base, struct db_conn *conn)
+static void create_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
+	if (finish_if_down(base, conn))
+		return;
 	if (job->idempotency_key) {
-		run_create_idempotent(job, conn);
-		return;
+		base->step = CREATE_FIND;
+		idempotency_send_find(conn, job->user_id, job->idempotency_key);
+	} else {
+		tasks_send_insert(conn, job->user_id, &job->input);
 	}
+}
+
+static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
+	struct task_job *job = (struct task_job *)base;
 	struct task_doc task;
-	enum store_result res = tasks_insert(conn, job->user_id, &job->input, &task);
+	enum store_result res = tasks_read_task(r, &task);
 	if (res != STORE_OK) {
-		api_reply_store_failure(&base->reply, res);
-		return;
+		api_reply_store_failure(&base->reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
+	} else {
+		base->reply.location = task_location(job->user_id, task.id);
+		reply_task(&base->reply, 201, &task);
 	}
-	base->reply.location = task_location(job->user_id, task.id);
-	reply_task(&base->reply, 201, &task);
+	call_job_finish(base);
 }
 
 /* The task and the response that created it are committed together, so a
- * retry finds either both or neither. Two concurrent requests with one key:
- * the second's insert of the key waits for the first to commit, then finds
- * it taken, rolls its task back and answers the first's response. */
-static void run_create_idempotent(struct task_job *job, struct db_conn *conn)
+ * retry finds both or neither: find -> BEGIN -> insert -> save -> COMMIT.
+ * Two concurrent requests with one key: the second's save waits for the
+ * first to commit, finds the key taken, rolls its task back and answers the
+ * first's response. */
+static void idempotent_create_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 {
-	struct reply *r = &job->base.reply;
+	struct task_job *job = (struct task_job *)base;
+	struct reply *reply = &base->reply;
 	struct idempotent_response stored = {0};
-	enum store_result res = idempotency_find(conn, job->user_id, job->idempotency_key, &stored);
-	if (res == STORE_OK) {
-		replay(r, &stored, job->request_hash);
-		return;
-	}
-	if (res != STORE_NOT_FOUND || !db_command(conn, "BEGIN")) {
-		api_reply_store_failure(r, res == STORE_NOT_FOUND ? STORE_UNAVAILABLE : res);
-		return;
-	}
 	struct task_doc task;
-	res = tasks_insert(conn, job->user_id, &job->input, &task);
-	if (res != STORE_OK)
-		goto rollback;
-	r->location = task_location(job->user_id, task.id);
-	reply_task(r, 201, &task);
-	struct idempotent_response mine = {.status = 201, .location = r->location, .body = r->body};
-	memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
-	res = idempotency_save(conn, job->user_id, job->idempotency_key, &mine);
-	if (res == STORE_OK) {
-		if (!db_command(conn, "COMMIT"))
-			api_reply_store_failure(r, db_is_up(conn) ? STORE_FAILED : STORE_UNAVAILABLE);
+	enum store_result res;
+
+	switch (base->step) {
+	case CREATE_FIND:
+	case CREATE_FIND_AGAIN:
+		res = idempotency_read_find(r, &stored);
+		if (res == STORE_OK) {
+			replay(reply, &stored, job->request_hash);
+			break;
+		}
+		if (res != STORE_NOT_FOUND || base->step == CREATE_FIND_AGAIN) {
+			api_reply_store_failure(reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
+			break;
+		}
+		base->step = CREATE_BEGIN;
+		db_send(conn, "BEGIN", 0, NULL);
+		return;
+	case CREATE_BEGIN:
+		if ((res = store_check(r, "begin")) != STORE_OK) {
+			api_reply_store_failure(reply, res);
+			break;
+		}
+		PQclear(r);
+		base->step = CREATE_INSERT;
+		tasks_send_insert(conn, job->user_id, &job->input);
+		return;
+	case CREATE_INSERT:
+		if ((res = tasks_read_task(r, &task)) != STORE_OK) {
+			api_reply_store_failure(reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
+			break; /* call_job_finish rolls the transaction back */
+		}
+		reply->location = task_location(job->user_id, task.id);
+		reply_task(reply, 201, &task);
+		struct idempotent_response mine = {.status = 201, .location = reply->location,
+						   .body = reply->body};
+		memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
+		base->step = CREATE_SAVE;
+		idempotency_send_save(conn, job->user_id, job->idempotency_key, &mine);
+		return;
+	case CREATE_SAVE:
+		res = idempotency_read_save(r);
+		if (res == STORE_OK) {
+			base->step = CREATE_COMMIT;
+			db_send(conn, "COMMIT", 0, NULL);
+			return;
+		}
+		reply_free(reply);
+		*reply = (struct reply){0};
+		if (res != STORE_CONFLICT) {
+			api_reply_store_failure(reply, res);
+			break;
+		}
+		base->step = CREATE_ROLLBACK;
+		db_send(conn, "ROLLBACK", 0, NULL);
+		return;
+	case CREATE_COMMIT:
+		if ((res = store_check(r, "commit")) != STORE_OK) {
+			reply_free(reply);
+			*reply = (struct reply){0};
+			api_reply_store_failure(reply, res);
+			break;
+		}
+		PQclear(r);
+		break; /* the reply is the 201 built at CREATE_INSERT */
+	case CREATE_ROLLBACK:
+		PQclear(r);
+		base->step = CREATE_FIND_AGAIN;
+		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 		return;
 	}
-	if (res == STORE_CONFLICT) {
-		db_command(conn, "ROLLBACK");
-		reply_free(r);
-		*r = (struct reply){0};
-		res = idempotency_find(conn, job->user_id, job->idempotency_key, &stored);
-		if (res == STORE_OK)
-			replay(r, &stored, job->request_hash);
-		else
-			api_reply_store_failure(r, res == STORE_NOT_FOUND ? STORE_FAILED : res);
-		return;
-	}
-rollback:
-	db_command(conn, "ROLLBACK");
-	reply_free(r);
-	*r = (struct reply){0};
-	api_reply_store_failure(r, res);
+	call_job_finish(base);
 }
 
 /* Answers with a stored response (taking its buffers), or 422 when the
  * stored request differs from this one. */
-static bool replay(struct reply *r, struct idempotent_response *stored, const char *hash)
+static void replay(struct reply *r, struct idempotent_response *stored, const char *hash)
 {
 	if (strcmp(stored->request_hash, hash) != 0) {
 		idempotent_response_free(stored);
 		reply_error(r, 422, "idempotency_key_reused",
 			    "this Idempotency-Key was used with a different request",
 			    "Idempotency-Key");
-		return false;
+		return;
 	}
 	r->status = stored->status;
 	r->body = stored->body;
 	r->body_len = strlen(stored->body);
 	r->location = stored->location;
 	r->replayed = true;
-	return true;
 }
 
-static void run_get(struct call_job *base, struct db_conn *conn)
+static void get_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
+	if (!finish_if_down(base, conn))
+		tasks_send_get(conn, job->user_id, job->task_id);
+}
+
+static void update_start(struct call_job *base, struct db_conn *conn)
+{
+	struct task_job *job = (struct task_job *)base;
+	if (!finish_if_down(base, conn))
+		tasks_send_update(conn, job->user_id, job->task_id, &job->input, job->if_match);
+}
+
+static void delete_start(struct call_job *base, struct db_conn *conn)
+{
+	struct task_job *job = (struct task_job *)base;
+	if (!finish_if_down(base, conn))
+		tasks_send_delete(conn, job->user_id, job->task_id, job->if_match);
+}
+
+/* get, update, complete and delete. */
+static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
 	struct task_doc task = {0};
-	enum store_result res = tasks_get(conn, job->user_id, job->task_id, &task);
-	reply_write_result(&base->reply, res, &task);
-}
-
-static void run_update(struct call_job *base, struct db_conn *conn)
-{
-	struct task_job *job = (struct task_job *)base;
-	struct task_doc task = {0};
-	enum store_result res = tasks_update(conn, job->user_id, job->task_id, &job->input,
-					     job->expected_version, &task);
-	reply_write_result(&base->reply, res, &task);
-}
-
-static void run_delete(struct call_job *base, struct db_conn *conn)
-{
-	struct task_job *job = (struct task_job *)base;
-	struct task_doc current = {0};
-	enum store_result res = tasks_delete(conn, job->user_id, job->task_id,
-					     job->expected_version, &current);
-	if (res == STORE_OK)
-		reply_json(&base->reply, 204, NULL);
+	enum store_result res;
+	if (base->steps.start == get_start)
+		res = tasks_read_task(r, &task);
 	else
-		reply_write_result(&base->reply, res, &current);
+		res = tasks_read_write(r, &task);
+	if (res == STORE_OK && base->steps.start == delete_start) {
+		task_doc_free(&task);
+		reply_json(&base->reply, 204, NULL);
+	} else {
+		reply_write_result(&base->reply, res, &task);
+	}
+	call_job_finish(base);
+}
+
+static bool finish_if_down(struct call_job *base, struct db_conn *conn)
+{
+	if (conn)
+		return false;
+	api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
+	call_job_finish(base);
+	return true;
 }
 
 static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task)
@@ -333,19 +386,21 @@ static char *task_location(const char *user_id, int64_t task_id)
 	return strdup(buf);
 }
 
+/* If-Match: "*" or absent is unconditional. A bad value is answered (400). */
 static bool read_if_match(struct call *c, struct task_job *job)
 {
 	const h2o_iovec_t *v = call_header(c, "if-match");
 	if (v == NULL || (v->len == 1 && v->base[0] == '*'))
 		return true;
-	if (!task_parse_if_match(v->base, v->len, &job->expected_version)) {
-		call_respond_error(c, 400, "bad_request", "If-Match must be a task version",
-				   "If-Match");
-		return false;
-	}
-	return true;
+	if (task_parse_if_match(v->base, v->len, &job->if_match))
+		return true;
+	reply_error(&job->base.reply, 400, "bad_request", "If-Match must be a task version",
+		    "If-Match");
+	call_job_finish(&job->base);
+	return false;
 }
 
+/* A bad key is answered (400). */
 static bool read_idempotency_key(struct call *c, struct task_job *job, const json_t *body)
 {
 	const h2o_iovec_t *v = call_header(c, "idempotency-key");
@@ -355,9 +410,10 @@ static bool read_idempotency_key(struct call *c, struct task_job *job, const jso
 	for (size_t i = 0; valid && i < v->len; i++)
 		valid = v->base[i] > 0x20 && v->base[i] < 0x7f;
 	if (!valid) {
-		call_respond_error(c, 400, "bad_request",
-				   "Idempotency-Key must be 1 to 255 printable characters",
-				   "Idempotency-Key");
+		reply_error(&job->base.reply, 400, "bad_request",
+			    "Idempotency-Key must be 1 to 255 printable characters",
+			    "Idempotency-Key");
+		call_job_finish(&job->base);
 		return false;
 	}
 	job->idempotency_key = strndup(v->base, v->len);
@@ -371,11 +427,9 @@ static bool read_idempotency_key(struct call *c, struct task_job *job, const jso
 	return true;
 }
 
-static struct task_job *new_task_job(struct call *c,
-				     void (*run)(struct call_job *, struct db_conn *))
+static struct task_job *new_task_job(struct call *c)
 {
-	struct task_job *job = call_job_new(sizeof *job);
-	job->base.run = run;
+	struct task_job *job = call_job_new(c, sizeof *job);
 	job->base.cleanup = free_task_job;
 	snprintf(job->user_id, sizeof job->user_id, "%s", c->route.user_id);
 	job->task_id = c->route.task_id;

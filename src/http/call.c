@@ -16,31 +16,25 @@ struct call_job_guard {
 };
 
 static void on_guard_dispose(void *p);
-static void job_run(struct db_job *db, struct db_conn *conn);
-static void job_done(struct db_job *db);
+static void db_start(struct db_job *db, struct db_conn *conn);
+static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r);
+static void work_run(struct work *w);
+static void work_done(struct work *w);
 static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
 static double elapsed_ms(const struct timespec *since);
 static const char *reason_phrase(int status);
 
-void *call_job_new(size_t size)
+void *call_job_new(struct call *c, size_t size)
 {
-	void *job = calloc(1, size);
+	struct call_job *job = calloc(1, size);
 	if (job == NULL)
 		abort();
-	return job;
-}
-
-void call_submit(struct call *c, struct call_job *job)
-{
 	job->call = c;
 	job->loop = c->loop;
 	job->guard = h2o_mem_alloc_shared(&c->req->pool, sizeof *job->guard, on_guard_dispose);
 	job->guard->job = job;
-	job->db.reply_to = &c->loop->replies;
-	job->db.run = job_run;
-	job->db.done = job_done;
-	c->loop->pending_jobs++;
-	db_pool_submit(c->app->pool, &job->db);
+	job->loop->pending_jobs++;
+	return job;
 }
 
 static void on_guard_dispose(void *p)
@@ -50,15 +44,60 @@ static void on_guard_dispose(void *p)
 		guard->job->call = NULL;
 }
 
-static void job_run(struct db_job *db, struct db_conn *conn)
+void call_job_query(struct call_job *job,
+		    void (*start)(struct call_job *job, struct db_conn *conn),
+		    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r))
 {
-	struct call_job *job = (struct call_job *)db;
-	job->run(job, conn);
+	job->steps.start = start;
+	job->steps.on_result = on_result;
+	job->db.start = db_start;
+	job->db.on_result = db_result;
+	db_acquire(job->loop->db, &job->db);
 }
 
-static void job_done(struct db_job *db)
+static void db_start(struct db_job *db, struct db_conn *conn)
 {
 	struct call_job *job = (struct call_job *)db;
+	job->conn = conn;
+	job->steps.start(job, conn);
+}
+
+static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r)
+{
+	struct call_job *job = (struct call_job *)db;
+	job->conn = conn; /* NULL when the connection was lost */
+	job->steps.on_result(job, conn, r);
+}
+
+void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
+		      void (*after)(struct call_job *job))
+{
+	job->cpu_run = run;
+	job->after_work = after;
+	job->work.reply_to = &job->loop->cpu_done;
+	job->work.run = work_run;
+	job->work.done = work_done;
+	workers_submit(job->loop->cpu, &job->work);
+}
+
+static void work_run(struct work *w)
+{
+	struct call_job *job = H2O_STRUCT_FROM_MEMBER(struct call_job, work, w);
+	job->cpu_run(job);
+}
+
+static void work_done(struct work *w)
+{
+	struct call_job *job = H2O_STRUCT_FROM_MEMBER(struct call_job, work, w);
+	job->after_work(job);
+}
+
+void call_job_finish(struct call_job *job)
+{
+	if (job->conn) {
+		db_release(job->conn);
+		job->conn = NULL;
+	}
 	job->loop->pending_jobs--;
 	if (job->call) {
 		job->guard->job = NULL;

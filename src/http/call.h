@@ -13,7 +13,8 @@
 #include "core/config.h"
 #include "http/reply.h"
 #include "http/router.h"
-#include "store/pool.h"
+#include "core/workers.h"
+#include "store/db.h"
 
 #define CALL_MAX_BODY (1024 * 1024)
 #define CALL_REQUEST_ID_MAX 128
@@ -21,14 +22,16 @@
 /* Shared by every thread; read-only once the server runs. */
 struct app {
 	const struct config *cfg;
-	struct db_pool *pool;
 	struct token_keys keys;
+	struct workers *cpu; /* password hashing */
 };
 
-/* Per event-loop state a call needs. */
+/* Per event-loop state a call needs; touched only by its loop's thread. */
 struct call_loop {
-	h2o_multithread_receiver_t replies; /* jobs come back here */
-	int pending_jobs;                   /* for graceful shutdown */
+	struct db *db;                       /* this loop's PostgreSQL connections */
+	struct workers *cpu;                 /* shared CPU workers (password hashing) */
+	h2o_multithread_receiver_t cpu_done; /* their results come back here */
+	int pending_jobs;                    /* for graceful shutdown */
 };
 
 /* Lives in the request's memory pool: gone when h2o disposes the request. */
@@ -44,23 +47,45 @@ struct call {
 	char *user_id; /* the authenticated subject, in req->pool */
 };
 
-/* A unit of database work for a call. Embed it first in a handler's own job
- * struct. The worker fills `reply`; the loop sends it if the client is still
- * there, then calls cleanup (may be NULL) and frees the job. */
+/* Asynchronous work for a call: database statements (db, see store/db.h) and
+ * CPU work on the workers. Embed it first in a handler's own job struct. The
+ * handler's steps fill `reply`; call_job_finish sends it if the client is
+ * still there, runs cleanup (may be NULL) and frees the job. */
 struct call_job {
 	struct db_job db; /* first */
+	struct work work;
 	struct call *call; /* NULL once the client went away */
 	struct call_loop *loop;
 	struct call_job_guard *guard;
+	struct db_conn *conn; /* while one is lent */
 	struct reply reply;
-	void (*run)(struct call_job *job, struct db_conn *conn);
 	void (*cleanup)(struct call_job *job);
+	void (*after_work)(struct call_job *job);
+	void (*cpu_run)(struct call_job *job);
+	struct {
+		void (*start)(struct call_job *job, struct db_conn *conn);
+		void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r);
+	} steps;
+	int step; /* the handler's own state */
 };
 
-/* Allocates a zeroed job of `size` bytes (at least sizeof(struct call_job)). */
-void *call_job_new(size_t size);
-/* Queues the job; `run` executes on a database worker. */
-void call_submit(struct call *c, struct call_job *job);
+/* Allocates a zeroed job of `size` bytes (at least sizeof(struct call_job))
+ * bound to the call. */
+void *call_job_new(struct call *c, size_t size);
+
+/* Borrows a database connection: start() runs once one is lent (conn NULL:
+ * the database is down), on_result() after each db_send. */
+void call_job_query(struct call_job *job,
+		    void (*start)(struct call_job *job, struct db_conn *conn),
+		    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r));
+
+/* Runs `run` on a CPU worker, then `after` back on the loop. Release any
+ * connection first. */
+void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
+		      void (*after)(struct call_job *job));
+
+/* Releases the connection, if any, and answers: the last step of every job. */
+void call_job_finish(struct call_job *job);
 
 /* Sends the reply (and frees its buffers) and logs the request. */
 void call_respond(struct call *c, struct reply *r);

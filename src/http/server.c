@@ -134,7 +134,11 @@ static void *loop_main(void *arg)
 	/* On this thread: h2o keeps per-thread allocators (thread-local free
 	 * lists) and the context captures the creating thread's. */
 	h2o_context_init(&l->ctx, h2o_evloop_create(), l->globalconf);
-	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.replies, db_pool_on_replies);
+	const struct config *cfg = l->app->cfg;
+	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
+	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns);
+	l->calls.cpu = l->app->cpu;
+	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;
 	l->listener = h2o_evloop_socket_create(l->ctx.loop, l->listen_fd, H2O_SOCKET_FLAG_DONT_READ);

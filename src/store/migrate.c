@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "store/pool.h"
+#include "store/db.h"
 
 /* Any constant unique to TaskFlow: pg_advisory_lock takes a bigint. */
 #define MIGRATION_LOCK_KEY "7406542137"
@@ -84,12 +84,16 @@ static bool apply_one(PGconn *pg, const struct migration *m, char *err, size_t e
 	return true;
 }
 
-bool migrate_is_current(struct db_conn *conn)
+void migrate_send_check(struct db_conn *conn)
 {
 	char version[32];
 	version_of(&migrations_embedded[migrations_embedded_count - 1], version, sizeof version);
 	const char *params[] = {version};
-	PGresult *r = db_exec(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, params);
+	db_send(conn, "SELECT 1 FROM schema_migrations WHERE version = $1", 1, params);
+}
+
+bool migrate_read_check(PGresult *r)
+{
 	bool current = db_result_ok(r) && PQntuples(r) == 1;
 	PQclear(r);
 	return current;

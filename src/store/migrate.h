@@ -3,6 +3,7 @@
 #ifndef TASKFLOW_STORE_MIGRATE_H
 #define TASKFLOW_STORE_MIGRATE_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -21,7 +22,9 @@ extern const size_t migrations_embedded_count;
  * with a reason in err. */
 bool migrate_apply(const char *conninfo, char *err, size_t errlen);
 
-/* Whether every compiled-in migration is recorded (for /ready). */
-bool migrate_is_current(struct db_conn *conn);
+/* Whether every compiled-in migration is recorded (for /ready): send, then
+ * read the result (which is cleared; NULL or an error reads as false). */
+void migrate_send_check(struct db_conn *conn);
+bool migrate_read_check(PGresult *r);
 
 #endif

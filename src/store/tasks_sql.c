@@ -6,17 +6,17 @@
 
 #include "core/log.h"
 #include "core/strbuf.h"
-#include "store/pool.h"
+#include "store/db.h"
 
 /* Times travel as microseconds since the epoch: exact for keyset pagination
  * and formatted by the API itself. */
 #define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 #define FROM_US(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
 
-#define TASK_COLUMNS                                                                          \
-	"id, user_id, title, description, completed, " US("completed_at") ", priority, "      \
-	"array_to_json(tags), " US("due_date") ", " US("created_at") ", " US("updated_at")  \
-	", version"
+#define TASK_COLUMNS                                                                        \
+	"id, user_id, title, description, completed, " US("completed_at") " AS completed_us, " \
+	"priority, array_to_json(tags) AS tags_json, " US("due_date") " AS due_us, "           \
+	US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
 #define TASK_NCOLUMNS 12
 
 static const char SQL_INSERT[] =
@@ -24,11 +24,19 @@ static const char SQL_INSERT[] =
     " completed_at) VALUES ($1, $2, $3, $4, $5::text[], " FROM_US("$6") ", $7::boolean,"
     " CASE WHEN $7::boolean THEN now() END) RETURNING " TASK_COLUMNS;
 
-static const char SQL_GET[] =
-    "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
+static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
+
+/* The written row, or else the row as it is (flag false), in one round trip.
+ * FOR UPDATE makes "as it is" the latest committed version: a plain SELECT
+ * would show the statement's snapshot, older than the concurrent write that
+ * made the condition fail. */
+#define WRITE_OR_CURRENT(cte)                                                               \
+	" SELECT true AS written, " cte ".* FROM " cte " UNION ALL SELECT false, now_.* FROM"   \
+	" (SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE) now_"  \
+	" WHERE NOT EXISTS (SELECT 1 FROM " cte ")"
 
 static const char SQL_UPDATE[] =
-    "UPDATE tasks SET"
+    "WITH changed AS (UPDATE tasks SET"
     " title = CASE WHEN $3::boolean THEN $4 ELSE title END,"
     " description = CASE WHEN $5::boolean THEN $6 ELSE description END,"
     " priority = CASE WHEN $7::boolean THEN $8 ELSE priority END,"
@@ -40,28 +48,30 @@ static const char SQL_UPDATE[] =
     "   WHEN $14::boolean THEN completed_at END,"
     " updated_at = now(), version = version + 1"
     " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = $15::integer)"
-    " RETURNING " TASK_COLUMNS;
+    " AND ($16::integer IS NULL OR version = $16::integer)"
+    " RETURNING " TASK_COLUMNS ")" WRITE_OR_CURRENT("changed");
 
 static const char SQL_DELETE[] =
-    "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
-    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING id";
+    "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2"
+    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING " TASK_COLUMNS ")"
+    WRITE_OR_CURRENT("gone");
 
 static const char SQL_IDEMPOTENCY_FIND[] =
     "SELECT request_hash, status, location, body FROM idempotency_keys"
     " WHERE user_id = $1 AND key = $2 AND created_at > now() - interval '24 hours'";
 
-static const char SQL_IDEMPOTENCY_EXPIRE[] =
-    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2"
-    " AND created_at <= now() - interval '24 hours'";
-
+/* An expired record of the same key is replaced; a live one is left alone. */
 static const char SQL_IDEMPOTENCY_SAVE[] =
-    "INSERT INTO idempotency_keys (user_id, key, request_hash, status, location, body)"
-    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1";
+    "INSERT INTO idempotency_keys AS k (user_id, key, request_hash, status, location, body)"
+    " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, key) DO UPDATE SET"
+    " request_hash = excluded.request_hash, status = excluded.status,"
+    " location = excluded.location, body = excluded.body, created_at = now()"
+    " WHERE k.created_at <= now() - interval '24 hours' RETURNING 1";
 
 struct sort_sql {
-	const char *expr;     /* what ORDER BY sorts on */
-	const char *key_out;  /* the cursor key of a row, as text */
-	const char *key_in;   /* the cursor key parameter ($K) as the expr's type */
+	const char *expr;    /* what ORDER BY sorts on */
+	const char *key_out; /* the cursor key of a row, as text */
+	const char *key_in;  /* the cursor key parameter ($K) as the expr's type */
 };
 
 static const struct sort_sql SORTS[] = {
@@ -76,74 +86,70 @@ static const struct sort_sql SORTS[] = {
     [SORT_TITLE] = {"lower(title)", "lower(title)", "$K::text"},
 };
 
-static char *int_text(int64_t v);
-static struct task_row row_at(const PGresult *r, int i);
-static void task_from(const PGresult *r, int i, struct task_doc *doc);
-static enum store_result current_or_missing(struct db_conn *conn, const char *user_id,
-					    int64_t id, struct task_doc *current);
+static struct task_row row_at(const PGresult *r, int i, int first);
+static void doc_from(const PGresult *r, int i, int first, struct task_doc *doc);
 static char *like_pattern(const char *q);
-static void append_param(struct strbuf *sql, const char *fragment, const char **params, int *n,
-			 const char *value);
 
-enum store_result store_failure(struct db_conn *conn, PGresult *r, const char *what)
+enum store_result store_check(PGresult *r, const char *what)
 {
-	if (r == NULL || !db_is_up(conn)) {
-		PQclear(r);
+	if (r == NULL)
 		return STORE_UNAVAILABLE;
-	}
-	log_fields(LOG_ERROR, "database error", "s:query", what, "s:sqlstate", db_sqlstate(r),
-		   "s:error", PQresultErrorMessage(r), NULL);
+	if (db_result_ok(r))
+		return STORE_OK;
+	const char *state = db_sqlstate(r);
+	/* 08: connection exceptions; 57P0x: the server is shutting down. */
+	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
+	log_fields(outage ? LOG_WARN : LOG_ERROR, "database error", "s:query", what, "s:sqlstate",
+		   state, "s:error", PQresultErrorMessage(r), NULL);
 	PQclear(r);
-	return STORE_FAILED;
+	return outage ? STORE_UNAVAILABLE : STORE_FAILED;
 }
 
-enum store_result tasks_insert(struct db_conn *conn, const char *user_id,
-			       const struct task_input *in, struct task_doc *task)
+void tasks_send_insert(struct db_conn *conn, const char *user_id, const struct task_input *in)
 {
 	char *tags = task_tags_pg_array(in);
-	char *due = in->has_due_date ? int_text(in->due_date_us) : NULL;
+	char due[24];
+	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	const char *params[] = {user_id,
 				in->title,
 				in->description ? in->description : "",
 				in->priority ? in->priority : "medium",
 				tags,
-				due,
+				in->has_due_date ? due : NULL,
 				(in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
-	PGresult *r = db_exec(conn, SQL_INSERT, 7, params);
+	db_send(conn, SQL_INSERT, 7, params);
 	free(tags);
-	free(due);
-	if (!db_result_ok(r) || PQntuples(r) != 1)
-		return store_failure(conn, r, "insert task");
-	task_from(r, 0, task);
-	PQclear(r);
-	return STORE_OK;
 }
 
-enum store_result tasks_get(struct db_conn *conn, const char *user_id, int64_t id, struct task_doc *task)
+void tasks_send_get(struct db_conn *conn, const char *user_id, int64_t id)
 {
 	char idtext[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 	const char *params[] = {idtext, user_id};
-	PGresult *r = db_exec(conn, SQL_GET, 2, params);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "get task");
-	enum store_result res = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
+	db_send(conn, SQL_GET, 2, params);
+}
+
+enum store_result tasks_read_task(PGresult *r, struct task_doc *task)
+{
+	enum store_result res = store_check(r, "task");
+	if (res != STORE_OK)
+		return res;
+	res = PQntuples(r) == 1 ? STORE_OK : STORE_NOT_FOUND;
 	if (res == STORE_OK)
-		task_from(r, 0, task);
+		doc_from(r, 0, 0, task);
 	PQclear(r);
 	return res;
 }
 
-enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_t id,
-			       const struct task_input *in, int32_t expected_version,
-			       struct task_doc *task)
+void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
+		       const struct task_input *in, int32_t expected_version)
 {
-	char idtext[24], version[16];
+	char idtext[24], version[16], body_version[16], due[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 	snprintf(version, sizeof version, "%d", expected_version);
+	snprintf(body_version, sizeof body_version, "%d", in->version);
+	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	char *tags = (in->present & FIELD_TAGS) ? task_tags_pg_array(in) : NULL;
-	char *due = (in->present & FIELD_DUE_DATE) && in->has_due_date ? int_text(in->due_date_us)
-								       : NULL;
 #define HAS(f) ((in->present & (f)) ? "t" : "f")
 	const char *params[] = {idtext,
 				user_id,
@@ -156,53 +162,42 @@ enum store_result tasks_update(struct db_conn *conn, const char *user_id, int64_
 				HAS(FIELD_TAGS),
 				tags,
 				HAS(FIELD_DUE_DATE),
-				due,
+				(in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
 				HAS(FIELD_COMPLETED),
 				in->completed ? "t" : "f",
-				expected_version > 0 ? version : NULL};
+				expected_version > 0 ? version : NULL,
+				(in->present & FIELD_VERSION) ? body_version : NULL};
 #undef HAS
-	PGresult *r = db_exec(conn, SQL_UPDATE, 15, params);
+	db_send(conn, SQL_UPDATE, 16, params);
 	free(tags);
-	free(due);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "update task");
-	if (PQntuples(r) == 1) {
-		task_from(r, 0, task);
-		PQclear(r);
-		return STORE_OK;
-	}
-	PQclear(r);
-	return current_or_missing(conn, user_id, id, task);
 }
 
-enum store_result tasks_delete(struct db_conn *conn, const char *user_id, int64_t id,
-			       int32_t expected_version, struct task_doc *current)
+void tasks_send_delete(struct db_conn *conn, const char *user_id, int64_t id,
+		       int32_t expected_version)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 	snprintf(version, sizeof version, "%d", expected_version);
 	const char *params[] = {idtext, user_id, expected_version > 0 ? version : NULL};
-	PGresult *r = db_exec(conn, SQL_DELETE, 3, params);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "delete task");
-	int deleted = PQntuples(r);
-	PQclear(r);
-	if (deleted == 1)
-		return STORE_OK;
-	return current_or_missing(conn, user_id, id, current);
+	db_send(conn, SQL_DELETE, 3, params);
 }
 
-/* After a conditional write matched no row: the task is gone (404) or its
- * version moved on (409 with the task as it is). */
-static enum store_result current_or_missing(struct db_conn *conn, const char *user_id,
-					    int64_t id, struct task_doc *current)
+enum store_result tasks_read_write(PGresult *r, struct task_doc *task)
 {
-	enum store_result res = tasks_get(conn, user_id, id, current);
-	return res == STORE_OK ? STORE_CONFLICT : res;
+	enum store_result res = store_check(r, "write task");
+	if (res != STORE_OK)
+		return res;
+	if (PQntuples(r) == 0) {
+		res = STORE_NOT_FOUND;
+	} else {
+		res = PQgetvalue(r, 0, 0)[0] == 't' ? STORE_OK : STORE_CONFLICT;
+		doc_from(r, 0, 1, task);
+	}
+	PQclear(r);
+	return res;
 }
 
-enum store_result tasks_list(struct db_conn *conn, const char *user_id,
-			     const struct task_list_query *q, char **body, size_t *len)
+void tasks_send_list(struct db_conn *conn, const char *user_id, const struct task_list_query *q)
 {
 	const struct sort_sql *sort = &SORTS[q->sort];
 	const char *dir = q->descending ? "DESC" : "ASC";
@@ -219,13 +214,16 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 		strbuf_append(&sql, " AND NOT completed");
 	else if (q->status == STATUS_COMPLETED)
 		strbuf_append(&sql, " AND completed");
-	if (q->priority)
-		append_param(&sql, " AND priority = $%d", params, &n, q->priority);
+	if (q->priority) {
+		strbuf_printf(&sql, " AND priority = $%d", n + 1);
+		params[n++] = q->priority;
+	}
 	if (q->ntags > 0) {
 		struct task_input as_input = {.ntags = q->ntags};
 		memcpy(as_input.tags, q->tags, sizeof(char *) * (size_t)q->ntags);
 		tags = task_tags_pg_array(&as_input);
-		append_param(&sql, " AND tags @> $%d::text[]", params, &n, tags);
+		strbuf_printf(&sql, " AND tags @> $%d::text[]", n + 1);
+		params[n++] = tags;
 	}
 	if (q->q) {
 		pattern = like_pattern(q->q);
@@ -234,11 +232,13 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 	}
 	if (q->has_due_before) {
 		snprintf(before, sizeof before, "%lld", (long long)q->due_before_us);
-		append_param(&sql, " AND due_date < " FROM_US("$%d"), params, &n, before);
+		strbuf_printf(&sql, " AND due_date < " FROM_US("$%d"), n + 1);
+		params[n++] = before;
 	}
 	if (q->has_due_after) {
 		snprintf(after, sizeof after, "%lld", (long long)q->due_after_us);
-		append_param(&sql, " AND due_date > " FROM_US("$%d"), params, &n, after);
+		strbuf_printf(&sql, " AND due_date > " FROM_US("$%d"), n + 1);
+		params[n++] = after;
 	}
 	if (q->has_cursor) {
 		/* (sort key, id) strictly after the last row of the previous page. */
@@ -265,13 +265,18 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 	strbuf_printf(&sql, " ORDER BY %s %s, id %s LIMIT $%d", sort->expr, dir, dir, n + 1);
 	params[n++] = limit;
 
-	PGresult *r = db_exec(conn, sql.data, n, params);
+	db_send(conn, sql.data, n, params);
 	strbuf_free(&sql);
 	free(tags);
 	free(pattern);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "list tasks");
+}
 
+enum store_result tasks_read_list(PGresult *r, const struct task_list_query *q, char **body,
+				  size_t *len)
+{
+	enum store_result res = store_check(r, "list tasks");
+	if (res != STORE_OK)
+		return res;
 	int rows = PQntuples(r);
 	int shown = rows > q->limit ? q->limit : rows;
 	struct strbuf out = {0};
@@ -279,7 +284,7 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 	for (int i = 0; i < shown; i++) {
 		if (i)
 			strbuf_append_len(&out, ",", 1);
-		struct task_row row = row_at(r, i);
+		struct task_row row = row_at(r, i, 0);
 		task_row_write_json(&out, &row);
 	}
 	strbuf_append(&out, "],\"next_cursor\":");
@@ -289,23 +294,30 @@ enum store_result tasks_list(struct db_conn *conn, const char *user_id,
 		c.id = strtoll(PQgetvalue(r, shown - 1, 0), NULL, 10);
 		snprintf(c.key, sizeof c.key, "%s", PQgetvalue(r, shown - 1, TASK_NCOLUMNS));
 	}
-	if (rows > q->limit && cursor_encode(&c, next, sizeof next))
-		strbuf_printf(&out, "\"%s\"}", next);
-	else
+	if (rows > q->limit && cursor_encode(&c, next, sizeof next)) {
+		strbuf_append(&out, "\"");
+		strbuf_append(&out, next);
+		strbuf_append(&out, "\"}");
+	} else {
 		strbuf_append(&out, "null}");
+	}
 	PQclear(r);
 	*len = out.len;
 	*body = strbuf_steal(&out);
 	return STORE_OK;
 }
 
-enum store_result idempotency_find(struct db_conn *conn, const char *user_id, const char *key,
-				   struct idempotent_response *out)
+void idempotency_send_find(struct db_conn *conn, const char *user_id, const char *key)
 {
 	const char *params[] = {user_id, key};
-	PGresult *r = db_exec(conn, SQL_IDEMPOTENCY_FIND, 2, params);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "find idempotency key");
+	db_send(conn, SQL_IDEMPOTENCY_FIND, 2, params);
+}
+
+enum store_result idempotency_read_find(PGresult *r, struct idempotent_response *out)
+{
+	enum store_result res = store_check(r, "find idempotency key");
+	if (res != STORE_OK)
+		return res;
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		return STORE_NOT_FOUND;
@@ -318,23 +330,22 @@ enum store_result idempotency_find(struct db_conn *conn, const char *user_id, co
 	return STORE_OK;
 }
 
-enum store_result idempotency_save(struct db_conn *conn, const char *user_id, const char *key,
-				   const struct idempotent_response *resp)
+void idempotency_send_save(struct db_conn *conn, const char *user_id, const char *key,
+			   const struct idempotent_response *resp)
 {
-	const char *expire_params[] = {user_id, key};
-	PGresult *r = db_exec(conn, SQL_IDEMPOTENCY_EXPIRE, 2, expire_params);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "expire idempotency key");
-	PQclear(r);
-
 	char status[8];
 	snprintf(status, sizeof status, "%d", resp->status);
 	const char *params[] = {user_id, key, resp->request_hash, status, resp->location,
 				resp->body};
-	r = db_exec(conn, SQL_IDEMPOTENCY_SAVE, 6, params);
-	if (!db_result_ok(r))
-		return store_failure(conn, r, "save idempotency key");
-	enum store_result res = PQntuples(r) == 1 ? STORE_OK : STORE_CONFLICT;
+	db_send(conn, SQL_IDEMPOTENCY_SAVE, 6, params);
+}
+
+enum store_result idempotency_read_save(PGresult *r)
+{
+	enum store_result res = store_check(r, "save idempotency key");
+	if (res != STORE_OK)
+		return res;
+	res = PQntuples(r) == 1 ? STORE_OK : STORE_CONFLICT;
 	PQclear(r);
 	return res;
 }
@@ -346,11 +357,10 @@ void idempotent_response_free(struct idempotent_response *r)
 	r->location = r->body = NULL;
 }
 
-static void append_param(struct strbuf *sql, const char *fragment, const char **params, int *n,
-			 const char *value)
+void task_doc_free(struct task_doc *doc)
 {
-	strbuf_printf(sql, fragment, *n + 1);
-	params[(*n)++] = value;
+	free(doc->json);
+	doc->json = NULL;
 }
 
 /* q as a literal substring for ILIKE: its own % and _ match only themselves. */
@@ -367,34 +377,22 @@ static char *like_pattern(const char *q)
 	return strbuf_steal(&b);
 }
 
-static char *int_text(int64_t v)
+/* The task's columns start at `first` (after a leading flag column, say). */
+static struct task_row row_at(const PGresult *r, int i, int first)
 {
-	char buf[24];
-	snprintf(buf, sizeof buf, "%lld", (long long)v);
-	return strdup(buf);
-}
-
-static struct task_row row_at(const PGresult *r, int i)
-{
-#define COL(n) (PQgetisnull(r, i, n) ? NULL : PQgetvalue(r, i, n))
+#define COL(n) (PQgetisnull(r, i, first + n) ? NULL : PQgetvalue(r, i, first + n))
 	return (struct task_row){COL(0), COL(1), COL(2), COL(3), COL(4),  COL(5),
 				 COL(6), COL(7), COL(8), COL(9), COL(10), COL(11)};
 #undef COL
 }
 
-static void task_from(const PGresult *r, int i, struct task_doc *doc)
+static void doc_from(const PGresult *r, int i, int first, struct task_doc *doc)
 {
-	struct task_row row = row_at(r, i);
+	struct task_row row = row_at(r, i, first);
 	struct strbuf b = {0};
 	task_row_write_json(&b, &row);
 	doc->len = b.len;
 	doc->json = strbuf_steal(&b);
 	doc->id = strtoll(row.id, NULL, 10);
 	doc->version = (int32_t)strtol(row.version, NULL, 10);
-}
-
-void task_doc_free(struct task_doc *doc)
-{
-	free(doc->json);
-	doc->json = NULL;
 }

@@ -25,6 +25,7 @@ import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # leave no __pycache__ in the source tree
 sys.path.insert(0, HERE)
 
 import harness as H  # noqa: E402

@@ -103,6 +103,24 @@ class ConcurrentSignUpTest(H.ApiTestCase):
         self.assertStatus(r, 200)
 
 
+class ConcurrentSignInTest(H.ApiTestCase):
+    def test_parallel_guesses_do_not_bypass_the_lock(self):
+        """5 failures lock the email: 12 wrong passwords at once must not all be tried."""
+        u = H.sign_up_full()
+        results = parallel(12, lambda i: H.api("POST", "/api/auth/sign-in",
+                                               {"email": u["email"], "password": f"guess-{i:04d}"}))
+        statuses = sorted(r.status for r in results)
+        self.assertTrue(set(statuses) <= {401, 429}, statuses)
+        self.assertLessEqual(statuses.count(401), 5,
+                             f"{statuses.count(401)} wrong passwords were checked (at most 5 may be): {statuses}")
+        for r in results:
+            if r.status == 429:
+                self.assertError(r, 429, "too_many_requests")
+                self.assertTrue(r.headers.get("Retry-After", "").isdigit())
+        r = H.api("POST", "/api/auth/sign-in", {"email": u["email"], "password": u["password"]})
+        self.assertError(r, 429, "too_many_requests")
+
+
 class IdempotencyTest(H.ApiTestCase):
     @classmethod
     def setUpClass(cls):

@@ -1,0 +1,426 @@
+#include "store/db.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+
+#define STMT_CACHE_SIZE 128
+#define RECONNECT_DELAY_MS 1000
+#define STATEMENT_TIMEOUT "-c statement_timeout=15000"
+
+enum conn_state {
+	CONN_CONNECTING,
+	CONN_IDLE,    /* ready, not lent */
+	CONN_LENT,    /* lent to a job; `sending` tells whether a statement is out */
+	CONN_BROKEN,  /* waiting to reconnect */
+};
+
+struct cached_stmt {
+	uint64_t hash;
+	char *sql;
+};
+
+struct db_conn {
+	struct db *db;
+	enum conn_state state;
+	PGconn *pg;
+	h2o_socket_t *watch; /* a dup of PQsocket(pg), so closing it leaves libpq's fd alone */
+	int watched_fd;
+	struct db_job *job;
+	/* The statement out: whether it was prepared in the same round (its
+	 * result comes first), and the result kept until the round's Sync. */
+	bool sending, preparing;
+	int prepared_slot; /* slot the round's Prepare fills, or -1 */
+	PGresult *result;
+	bool rolling_back; /* the round is our own ROLLBACK after a job */
+	struct cached_stmt stmts[STMT_CACHE_SIZE];
+	int nstmts;
+	h2o_timeout_entry_t retry;
+};
+
+struct db {
+	h2o_loop_t *loop;
+	char *conninfo;
+	h2o_timeout_t retry_timeout;
+	struct db_job *wait_head, *wait_tail;
+	int nconns;
+	struct db_conn conns[];
+};
+
+static void conn_start(struct db_conn *c);
+static void conn_watch(struct db_conn *c);
+static void conn_fail(struct db_conn *c, const char *why);
+static void conn_poll_connect(struct db_conn *c);
+static void conn_lend_or_idle(struct db_conn *c);
+static void on_readable(h2o_socket_t *sock, const char *err);
+static void on_writable(h2o_socket_t *sock, const char *err);
+static void on_retry(h2o_timeout_entry_t *entry);
+static void flush_output(struct db_conn *c);
+static void read_results(struct db_conn *c);
+static void finish_round(struct db_conn *c);
+static void fail_waiting_jobs_if_down(struct db *db);
+static void forget_statements(struct db_conn *c);
+static uint64_t fnv1a(const char *s);
+
+struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns)
+{
+	struct db *db = calloc(1, sizeof *db + (size_t)nconns * sizeof(struct db_conn));
+	if (db == NULL)
+		abort();
+	db->loop = loop;
+	db->conninfo = strdup(conninfo);
+	db->nconns = nconns;
+	h2o_timeout_init(loop, &db->retry_timeout, RECONNECT_DELAY_MS);
+	for (int i = 0; i < nconns; i++) {
+		struct db_conn *c = &db->conns[i];
+		c->db = db;
+		c->retry.cb = on_retry;
+		conn_start(c);
+	}
+	return db;
+}
+
+void db_destroy(struct db *db)
+{
+	for (int i = 0; i < db->nconns; i++) {
+		struct db_conn *c = &db->conns[i];
+		if (h2o_timeout_is_linked(&c->retry))
+			h2o_timeout_unlink(&c->retry);
+		if (c->watch)
+			h2o_socket_close(c->watch);
+		PQclear(c->result);
+		forget_statements(c);
+		if (c->pg)
+			PQfinish(c->pg);
+	}
+	h2o_timeout_dispose(db->loop, &db->retry_timeout);
+	free(db->conninfo);
+	free(db);
+}
+
+void db_acquire(struct db *db, struct db_job *job)
+{
+	job->next = NULL;
+	for (int i = 0; i < db->nconns; i++) {
+		struct db_conn *c = &db->conns[i];
+		if (c->state == CONN_IDLE && db->wait_head == NULL) {
+			c->state = CONN_LENT;
+			c->job = job;
+			job->start(job, c);
+			return;
+		}
+	}
+	if (db->wait_tail)
+		db->wait_tail->next = job;
+	else
+		db->wait_head = job;
+	db->wait_tail = job;
+	fail_waiting_jobs_if_down(db);
+}
+
+void db_send(struct db_conn *c, const char *sql, int nparams, const char *const *params)
+{
+	uint64_t hash = fnv1a(sql);
+	int slot = -1;
+	for (int i = 0; i < c->nstmts && slot < 0; i++)
+		if (c->stmts[i].hash == hash && strcmp(c->stmts[i].sql, sql) == 0)
+			slot = i;
+
+	char name[16];
+	c->preparing = false;
+	c->prepared_slot = -1;
+	bool ok;
+	if (slot < 0 && c->nstmts < STMT_CACHE_SIZE) {
+		/* Prepare and execute in one round trip: the pipeline carries both. */
+		slot = c->nstmts;
+		snprintf(name, sizeof name, "s%d", slot);
+		ok = PQsendPrepare(c->pg, name, sql, nparams, NULL) == 1;
+		c->preparing = ok;
+		c->prepared_slot = slot;
+		c->stmts[slot].hash = hash;
+	} else {
+		ok = true;
+	}
+	if (ok && slot >= 0) {
+		snprintf(name, sizeof name, "s%d", slot);
+		ok = PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0) == 1;
+	} else if (ok) {
+		ok = PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) == 1;
+	}
+	if (ok && c->prepared_slot >= 0)
+		c->stmts[c->prepared_slot].sql = strdup(sql);
+	ok = ok && PQpipelineSync(c->pg) == 1;
+	if (!ok) {
+		if (c->prepared_slot >= 0) {
+			free(c->stmts[c->prepared_slot].sql);
+			c->stmts[c->prepared_slot].sql = NULL;
+			c->prepared_slot = -1;
+		}
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->sending = true;
+	flush_output(c);
+}
+
+void db_release(struct db_conn *c)
+{
+	c->job = NULL;
+	PGTransactionStatusType tx = PQtransactionStatus(c->pg);
+	if (c->state == CONN_LENT && (tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR)) {
+		/* A job's bug must not leak its transaction into the next job. */
+		log_error("a database job left a transaction open; rolling back");
+		c->rolling_back = true;
+		db_send(c, "ROLLBACK", 0, NULL);
+		return;
+	}
+	conn_lend_or_idle(c);
+}
+
+bool db_result_ok(const PGresult *r)
+{
+	ExecStatusType s = PQresultStatus(r);
+	return r && (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK);
+}
+
+const char *db_sqlstate(const PGresult *r)
+{
+	const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return s ? s : "";
+}
+
+/* Connection life: CONNECTING -> IDLE <-> LENT, and BROKEN -> CONNECTING
+ * after RECONNECT_DELAY_MS whenever anything fails. */
+static void conn_start(struct db_conn *c)
+{
+	const char *keys[] = {"dbname", "application_name", "options", NULL};
+	const char *values[] = {c->db->conninfo, "taskflow", STATEMENT_TIMEOUT, NULL};
+	c->state = CONN_CONNECTING;
+	c->pg = PQconnectStartParams(keys, values, 1);
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	PQsetnonblocking(c->pg, 1);
+	conn_watch(c);
+	/* libpq: act as if PQconnectPoll had asked to write. */
+	if (!h2o_socket_is_writing(c->watch))
+		h2o_socket_notify_write(c->watch, on_writable);
+}
+
+static void conn_watch(struct db_conn *c)
+{
+	int fd = PQsocket(c->pg);
+	if (c->watch && fd == c->watched_fd)
+		return;
+	if (c->watch)
+		h2o_socket_close(c->watch);
+	c->watch = h2o_evloop_socket_create(c->db->loop, dup(fd), H2O_SOCKET_FLAG_DONT_READ);
+	c->watch->data = c;
+	c->watched_fd = fd;
+	h2o_socket_read_start(c->watch, on_readable);
+}
+
+static void conn_poll_connect(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_OK:
+		if (PQenterPipelineMode(c->pg) != 1) {
+			conn_fail(c, "cannot enter pipeline mode");
+			return;
+		}
+		conn_watch(c);
+		log_fields(LOG_DEBUG, "database connection ready", NULL);
+		conn_lend_or_idle(c);
+		return;
+	case PGRES_POLLING_FAILED:
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	case PGRES_POLLING_WRITING:
+		conn_watch(c);
+		if (!h2o_socket_is_writing(c->watch))
+			h2o_socket_notify_write(c->watch, on_writable);
+		return;
+	default: /* READING: the watcher's read_start covers it */
+		conn_watch(c);
+		return;
+	}
+}
+
+static void conn_fail(struct db_conn *c, const char *why)
+{
+	struct db_job *job = c->state == CONN_LENT ? c->job : NULL;
+	if (c->state != CONN_BROKEN)
+		log_fields(LOG_WARN, "database connection lost", "s:error", why, NULL);
+	if (c->watch) {
+		h2o_socket_close(c->watch);
+		c->watch = NULL;
+	}
+	PQclear(c->result);
+	c->result = NULL;
+	forget_statements(c);
+	if (c->pg)
+		PQfinish(c->pg);
+	c->pg = NULL;
+	c->job = NULL;
+	c->sending = c->rolling_back = false;
+	c->state = CONN_BROKEN;
+	h2o_timeout_link(c->db->loop, &c->db->retry_timeout, &c->retry);
+	fail_waiting_jobs_if_down(c->db);
+	if (job)
+		job->on_result(job, NULL, NULL);
+}
+
+static void on_retry(h2o_timeout_entry_t *entry)
+{
+	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, retry, entry);
+	conn_start(c);
+}
+
+/* Hands the connection to the first waiting job, or marks it idle. */
+static void conn_lend_or_idle(struct db_conn *c)
+{
+	struct db *db = c->db;
+	struct db_job *job = db->wait_head;
+	if (job == NULL) {
+		c->state = CONN_IDLE;
+		return;
+	}
+	db->wait_head = job->next;
+	if (db->wait_head == NULL)
+		db->wait_tail = NULL;
+	c->state = CONN_LENT;
+	c->job = job;
+	job->start(job, c);
+}
+
+/* With every connection broken, waiting would last until a reconnect:
+ * answer the waiting jobs now (their start gets no connection). */
+static void fail_waiting_jobs_if_down(struct db *db)
+{
+	for (int i = 0; i < db->nconns; i++)
+		if (db->conns[i].state != CONN_BROKEN)
+			return;
+	while (db->wait_head) {
+		struct db_job *job = db->wait_head;
+		db->wait_head = job->next;
+		if (db->wait_head == NULL)
+			db->wait_tail = NULL;
+		job->start(job, NULL);
+	}
+}
+
+static void on_writable(h2o_socket_t *sock, const char *err)
+{
+	struct db_conn *c = sock->data;
+	if (err != NULL) {
+		conn_fail(c, err);
+		return;
+	}
+	if (c->state == CONN_CONNECTING)
+		conn_poll_connect(c);
+	else
+		flush_output(c);
+}
+
+static void on_readable(h2o_socket_t *sock, const char *err)
+{
+	struct db_conn *c = sock->data;
+	if (err != NULL) {
+		conn_fail(c, err);
+		return;
+	}
+	if (c->state == CONN_CONNECTING) {
+		conn_poll_connect(c);
+		return;
+	}
+	if (!PQconsumeInput(c->pg)) {
+		conn_fail(c, PQerrorMessage(c->pg));
+		return;
+	}
+	read_results(c);
+}
+
+static void flush_output(struct db_conn *c)
+{
+	int rc = PQflush(c->pg);
+	if (rc < 0)
+		conn_fail(c, PQerrorMessage(c->pg));
+	else if (rc == 1 && !h2o_socket_is_writing(c->watch))
+		h2o_socket_notify_write(c->watch, on_writable);
+}
+
+/* One round is [Prepare] Execute Sync. The job hears of it once, at the
+ * Sync, so it may send its next statement from on_result. */
+static void read_results(struct db_conn *c)
+{
+	while (c->sending && !PQisBusy(c->pg)) {
+		PGresult *r = PQgetResult(c->pg);
+		if (r == NULL)
+			continue; /* the end of one statement's results */
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			finish_round(c);
+			return;
+		}
+		if (c->preparing) {
+			c->preparing = false;
+			if (st == PGRES_COMMAND_OK) {
+				c->nstmts++;
+				c->prepared_slot = -1;
+				PQclear(r);
+				continue;
+			}
+		}
+		if (st == PGRES_PIPELINE_ABORTED || c->result != NULL)
+			PQclear(r); /* keep the first error */
+		else
+			c->result = r;
+	}
+	if (PQstatus(c->pg) == CONNECTION_BAD)
+		conn_fail(c, PQerrorMessage(c->pg));
+}
+
+static void finish_round(struct db_conn *c)
+{
+	PGresult *r = c->result;
+	c->result = NULL;
+	c->sending = false;
+	if (c->prepared_slot >= 0) { /* the Prepare failed: forget the slot */
+		free(c->stmts[c->prepared_slot].sql);
+		c->stmts[c->prepared_slot].sql = NULL;
+		c->prepared_slot = -1;
+	}
+	if (c->rolling_back) {
+		c->rolling_back = false;
+		PQclear(r);
+		conn_lend_or_idle(c);
+		return;
+	}
+	if (r == NULL) /* only possible if the server sent nothing but Sync */
+		r = PQmakeEmptyPGresult(c->pg, PGRES_FATAL_ERROR);
+	c->job->on_result(c->job, c, r);
+}
+
+static void forget_statements(struct db_conn *c)
+{
+	for (int i = 0; i < c->nstmts; i++)
+		free(c->stmts[i].sql);
+	if (c->prepared_slot >= 0)
+		free(c->stmts[c->prepared_slot].sql);
+	memset(c->stmts, 0, sizeof c->stmts);
+	c->nstmts = 0;
+	c->prepared_slot = -1;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}

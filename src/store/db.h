@@ -1,0 +1,49 @@
+/* PostgreSQL on an event loop, without blocking it: each loop owns a few
+ * connections in libpq's non-blocking pipeline mode, watched by the loop like
+ * any socket. A job borrows one connection, sends statements one at a time
+ * (each answered through on_result), and gives it back; jobs wait in a queue
+ * while every connection is lent out.
+ *
+ * A job is a small state machine: start() sends the first statement,
+ * on_result() looks at each result and either sends the next statement or
+ * releases the connection. Everything here runs on the owning loop's thread. */
+#ifndef TASKFLOW_STORE_DB_H
+#define TASKFLOW_STORE_DB_H
+
+#include <h2o.h>
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+struct db;
+struct db_conn;
+
+struct db_job {
+	/* A connection is lent to the job; NULL when the database is down. */
+	void (*start)(struct db_job *job, struct db_conn *conn);
+	/* The result of the last db_send, which the callee PQclears; NULL when
+	 * the connection was lost (the connection is then already gone). */
+	void (*on_result)(struct db_job *job, struct db_conn *conn, PGresult *r);
+	struct db_job *next; /* wait queue */
+};
+
+/* `nconns` connections to `conninfo` on `loop`, connecting in the background. */
+struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns);
+/* Closes the connections; jobs must be finished. */
+void db_destroy(struct db *db);
+
+/* Lends a connection to the job now or as soon as one is free. */
+void db_acquire(struct db *db, struct db_job *job);
+
+/* Sends one statement with text parameters (prepared once per connection and
+ * cached by its text). The result comes to the job's on_result, possibly
+ * before db_send returns when the connection fails: return right after it. */
+void db_send(struct db_conn *conn, const char *sql, int nparams, const char *const *params);
+
+/* Gives the connection back; a transaction left open is rolled back. */
+void db_release(struct db_conn *conn);
+
+bool db_result_ok(const PGresult *r); /* COMMAND_OK or TUPLES_OK */
+/* The SQLSTATE of a failed result ("23505"), or "". */
+const char *db_sqlstate(const PGresult *r);
+
+#endif
