@@ -67,6 +67,9 @@ bool iso8601_parse(const char *s, int64_t *out_us)
 
 	int64_t days = days_from_civil(year, month, day);
 	int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_min * 60;
+	/* Only instants whose UTC date has four digits: what iso8601_format writes. */
+	if (secs < ISO8601_MIN_SECONDS || secs > ISO8601_MAX_SECONDS)
+		return false;
 	*out_us = secs * 1000000 + frac_us;
 	return true;
 }

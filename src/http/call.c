@@ -211,10 +211,14 @@ bool call_read_json(struct call *c, bool optional, json_t **out)
 	}
 	json_error_t err;
 	json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &err);
+	if (body == NULL && json_error_code(&err) == json_error_numeric_overflow)
+		/* Valid JSON all the same: let the field's own check name it. */
+		body = json_loadb(req->entity.base, req->entity.len,
+				  JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &err);
 	if (body == NULL) {
-		char msg[200];
-		snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d: %s", err.line,
-			 err.column, err.text);
+		char msg[96];
+		snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d", err.line,
+			 err.column);
 		call_respond_error(c, 400, "bad_json", msg, NULL);
 		return false;
 	}

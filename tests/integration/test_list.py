@@ -106,12 +106,17 @@ class FilterTest(H.ApiTestCase):
                  ("sort", "id"), ("order", "up"), ("order", "DESCENDING"), ("limit", "0"),
                  ("limit", "201"), ("limit", "-1"), ("limit", "abc"), ("limit", "1.5"), ("limit", ""),
                  ("due_before", "tomorrow"), ("due_before", "2026-12-01T10:00:00"),
-                 ("due_after", "2026-12-01"), ("due_after", ""), ("cursor", "garbage"),
-                 ("cursor", "")]
+                 ("due_after", "2026-12-01"), ("due_after", ""), ("cursor", "garbage")]
         for name, value in cases:
             with self.subTest(param=name, value=value):
                 r = get_list(self.uid, self.token, [(name, value)])
                 self.assertError(r, 400, "bad_request", field=name)
+
+    def test_empty_cursor_is_the_first_page(self):
+        first = get_list(self.uid, self.token, [("limit", "2")])
+        empty = get_list(self.uid, self.token, [("limit", "2"), ("cursor", "")])
+        self.assertStatus(empty, 200)
+        self.assertEqual(empty.json, first.json)
 
     def test_limit_bounds_ok(self):
         for lim in ("1", "200"):

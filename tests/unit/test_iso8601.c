@@ -148,7 +148,19 @@ static void test_parse_before_1970(void **state)
 	assert_int_equal(parse_ok("1969-12-31T23:59:59Z"), -US_PER_S);
 	assert_int_equal(parse_ok("1969-12-31T23:59:59.5Z"), -500000);
 	assert_int_equal(parse_ok("1900-01-01T00:00:00Z"), INT64_C(-2208988800) * US_PER_S);
-	assert_int_equal(parse_ok("0000-01-01T00:00:00Z"), INT64_C(-62167219200) * US_PER_S);
+	assert_int_equal(parse_ok("0001-01-01T00:00:00Z"), INT64_C(-62135596800) * US_PER_S);
+}
+
+/* Only instants whose UTC year has four digits, so every answer keeps the format. */
+static void test_parse_year_range(void **state)
+{
+	(void)state;
+	int64_t us;
+	assert_false(iso8601_parse("0000-01-01T00:00:00Z", &us));
+	assert_false(iso8601_parse("0001-01-01T00:00:00+01:00", &us));
+	assert_false(iso8601_parse("9999-12-31T23:59:59-14:00", &us));
+	assert_true(iso8601_parse("9999-12-31T23:59:59Z", &us));
+	assert_true(iso8601_parse("0001-01-01T01:00:00+01:00", &us));
 }
 
 static void assert_format(int64_t us, const char *expected)
@@ -225,6 +237,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_leap_years),
 	    cmocka_unit_test(test_parse_rejects_junk),
 	    cmocka_unit_test(test_parse_before_1970),
+	    cmocka_unit_test(test_parse_year_range),
 	    cmocka_unit_test(test_format_utc_milliseconds),
 	    cmocka_unit_test(test_format_before_1970),
 	    cmocka_unit_test(test_round_trip),
