@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks the task API against PostgreSQL doing the same SQL, in one run.
 #
-#   scripts/bench.sh [--duration S] [--connections N] [--users N]
+#   scripts/bench.sh [--duration S] [--connections N] [--users N] [--scenarios "create list complete"]
 #
 # Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
 # server on 127.0.0.1:8100, seeds users (tokens minted with the server's
@@ -13,13 +13,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=64 users=100
+duration=10 conns=64 users=100 scenarios="create list complete"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--connections N] [--users N]" >&2; exit 2 ;;
+    --scenarios) scenarios=$2; shift 2 ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" >&2; exit 2 ;;
   esac
 done
 
@@ -77,12 +78,19 @@ tasks=$((users * 50))
 psql -Atq "$db" -c "SELECT user_id, id FROM tasks ORDER BY id" |
   awk 'NR==FNR {tok[$1]=$2; next} {split($0, f, "|"); print f[1], tok[f[1]], f[2]}' "$out/users_r.txt" - >"$out/tasks_r.txt"
 
+# Before every measured run: no autovacuum or checkpoint left over from the
+# previous one may run during it (the create runs add 100k+ rows).
+settle() {
+  psql -q "$db" -c "VACUUM ANALYZE tasks" -c "CHECKPOINT" >/dev/null
+}
 api() { # scenario datafile
+  settle
   SCENARIO=$1 wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/bench/requests.lua \
     "http://127.0.0.1:$port" -- "$2" | awk '/^RESULT/ {print $2, $3, $4, $5}' |
     sed 's/[a-z0-9_]*=//g'
 }
 pg() { # sqlfile
+  settle
   pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -r -D users="$users" -D tasks="$tasks" \
     -D base="$base" -f "$1" -l --log-prefix="$out/pglog" "$db" >"$out/pgbench.txt" 2>&1
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out/pgbench.txt")
@@ -96,7 +104,7 @@ pg() { # sqlfile
 }
 
 printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
-for scenario in create list complete; do
+for scenario in $scenarios; do
   case $scenario in
     create) data=$out/users_w.txt sql=scripts/bench/pg_create.sql ;;
     list) data=$out/users_r.txt sql=scripts/bench/pg_list.sql ;;
