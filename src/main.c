@@ -57,7 +57,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	char err[256];
 	if (!config_load(&cfg, migrate_only ? CONFIG_FOR_MIGRATE : CONFIG_FOR_SERVE, err,
-			 sizeof err)) {
+	                 sizeof err)) {
 		fprintf(stderr, "taskflow: %s\n", err);
 		return EXIT_CONFIG;
 	}
@@ -83,9 +83,9 @@ static int serve(const struct config *cfg)
 	struct app app = {
 	    .cfg = cfg,
 	    .keys = {.secret = (const unsigned char *)cfg->jwt_secret,
-		     .secret_len = strlen(cfg->jwt_secret),
-		     .public_pem = (const unsigned char *)cfg->jwt_public_key,
-		     .public_pem_len = cfg->jwt_public_key ? strlen(cfg->jwt_public_key) : 0},
+	             .secret_len = strlen(cfg->jwt_secret),
+	             .public_pem = (const unsigned char *)cfg->jwt_public_key,
+	             .public_pem_len = cfg->jwt_public_key ? strlen(cfg->jwt_public_key) : 0},
 	};
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	app.cpu = workers_create(cores > 0 ? (int)cores : 1);

@@ -12,11 +12,11 @@
 #include "core/jsonx.h"
 #include "store/users_sql.h"
 
-#define EMAIL_MAX 254
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 1024
+#define EMAIL_MAX     254
+#define PASSWORD_MIN  8
+#define PASSWORD_MAX  1024
 #define USER_NAME_MAX 100
-#define USER_ID_LEN 24
+#define USER_ID_LEN   24
 
 struct auth_job {
 	struct call_job base;
@@ -92,7 +92,7 @@ static void sign_up_result(struct call_job *base, struct db_conn *conn, PGresult
 	enum store_result res = users_read_insert(r, &user);
 	if (res == STORE_CONFLICT)
 		reply_error(&base->reply, 409, "email_taken", "an account with this email exists",
-			    "email");
+		            "email");
 	else if (res != STORE_OK)
 		api_reply_store_failure(&base->reply, res);
 	else
@@ -139,8 +139,8 @@ static void sign_in_result(struct call_job *base, struct db_conn *conn, PGresult
 			break;
 		if (locked_for > 0) {
 			reply_error(&base->reply, 429, "too_many_requests",
-				    "too many failed sign-ins for this email; try again later",
-				    NULL);
+			            "too many failed sign-ins for this email; try again later",
+			            NULL);
 			base->reply.retry_after = locked_for;
 			call_job_finish(base);
 			return;
@@ -191,12 +191,12 @@ static void sign_in_verified(struct call_job *base)
 	struct auth_job *job = (struct auth_job *)base;
 	if (!job->hash_ok) {
 		reply_error(&base->reply, 401, "invalid_credentials",
-			    "the email or password is wrong", NULL);
+		            "the email or password is wrong", NULL);
 		call_job_finish(base);
 		return;
 	}
 	snprintf(job->user_id, sizeof job->user_id, "%s",
-		 json_string_value(json_object_get(job->user, "id")));
+	         json_string_value(json_object_get(job->user, "id")));
 	base->step = SIGN_IN_CLEAR;
 	call_job_query(base, sign_in_start, sign_in_result);
 }
@@ -238,8 +238,8 @@ static void me_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 
 static void reply_session(struct auth_job *job, int status, json_t *user)
 {
-	char *token = token_issue(&job->app->keys, job->user_id, time(NULL),
-				  job->app->cfg->jwt_ttl_seconds);
+	char *token =
+	    token_issue(&job->app->keys, job->user_id, time(NULL), job->app->cfg->jwt_ttl_seconds);
 	if (token == NULL) {
 		json_decref(user);
 		reply_error(&job->base.reply, 500, "internal_error", "internal error", NULL);
@@ -282,10 +282,10 @@ static struct auth_job *read_credentials(struct call *c, bool with_name)
 		field = "email";
 		message = "email must be a valid address of at most 254 characters";
 	} else if (password == NULL || pwlen > PASSWORD_MAX ||
-		   (with_name ? pwlen < PASSWORD_MIN : pwlen == 0)) {
+	           (with_name ? pwlen < PASSWORD_MIN : pwlen == 0)) {
 		field = "password";
-		message = with_name ? "password must be 8 to 1024 characters"
-				    : "password is required";
+		message =
+		    with_name ? "password must be 8 to 1024 characters" : "password is required";
 	} else if (with_name) {
 		job->name = name ? trim_dup(name) : NULL;
 		size_t n = job->name ? jsonx_utf8_length(job->name) : 0;

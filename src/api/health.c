@@ -17,8 +17,8 @@ static void reply_ready(struct reply *r, const char *database, const char *migra
 {
 	bool ready = database[0] == 'o' && migrations[0] == 'o';
 	reply_json(r, ready ? 200 : 503,
-		   json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "unavailable",
-			     "checks", "database", database, "migrations", migrations));
+	           json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "unavailable",
+	                     "checks", "database", database, "migrations", migrations));
 }
 
 static void ready_start(struct call_job *job, struct db_conn *conn)

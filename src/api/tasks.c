@@ -24,8 +24,15 @@ struct task_job {
 };
 
 /* Steps of an idempotent create. */
-enum { CREATE_FIND, CREATE_BEGIN, CREATE_INSERT, CREATE_SAVE, CREATE_COMMIT, CREATE_ROLLBACK,
-       CREATE_FIND_AGAIN };
+enum {
+	CREATE_FIND,
+	CREATE_BEGIN,
+	CREATE_INSERT,
+	CREATE_SAVE,
+	CREATE_COMMIT,
+	CREATE_ROLLBACK,
+	CREATE_FIND_AGAIN
+};
 
 static struct task_job *new_task_job(struct call *c);
 static void free_task_job(struct call_job *base);
@@ -56,9 +63,9 @@ void api_tasks_list(struct call *c)
 	struct api_error err;
 	if (req->query_at != SIZE_MAX &&
 	    !query_parse(req->path.base + req->query_at + 1, req->path.len - req->query_at - 1,
-			 &job->query)) {
+	                 &job->query)) {
 		reply_error(&job->base.reply, 400, "bad_request", "the query string is malformed",
-			    NULL);
+		            NULL);
 		call_job_finish(&job->base);
 	} else if (!task_list_query_parse(&job->query, &job->list, &err)) {
 		reply_api_error(&job->base.reply, &err);
@@ -80,7 +87,7 @@ void api_tasks_create(struct call *c)
 		call_job_finish(&job->base);
 	} else if (read_idempotency_key(c, job, body)) {
 		call_job_query(&job->base, create_start,
-			       job->idempotency_key ? idempotent_create_result : create_result);
+		               job->idempotency_key ? idempotent_create_result : create_result);
 	}
 	json_decref(body);
 }
@@ -226,8 +233,8 @@ static void idempotent_create_result(struct call_job *base, struct db_conn *conn
 		}
 		reply->location = task_location(job->user_id, task.id);
 		reply_task(reply, 201, &task);
-		struct idempotent_response mine = {.status = 201, .location = reply->location,
-						   .body = reply->body};
+		struct idempotent_response mine = {
+		    .status = 201, .location = reply->location, .body = reply->body};
 		memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
 		base->step = CREATE_SAVE;
 		idempotency_send_save(conn, job->user_id, job->idempotency_key, &mine);
@@ -273,8 +280,8 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 	if (strcmp(stored->request_hash, hash) != 0) {
 		idempotent_response_free(stored);
 		reply_error(r, 422, "idempotency_key_reused",
-			    "this Idempotency-Key was used with a different request",
-			    "Idempotency-Key");
+		            "this Idempotency-Key was used with a different request",
+		            "Idempotency-Key");
 		return;
 	}
 	r->status = stored->status;
@@ -362,9 +369,9 @@ static void reply_conflict(struct reply *r, struct task_doc *current)
 {
 	struct strbuf b = {0};
 	strbuf_printf(&b,
-		      "{\"error\":{\"code\":\"version_conflict\",\"message\":\"the task was "
-		      "changed by someone else; see current\"},\"current\":%s}",
-		      current->json);
+	              "{\"error\":{\"code\":\"version_conflict\",\"message\":\"the task was "
+	              "changed by someone else; see current\"},\"current\":%s}",
+	              current->json);
 	task_doc_free(current);
 	r->etag_version = current->version;
 	size_t len = b.len;
@@ -376,8 +383,8 @@ static char *task_location(const char *user_id, int64_t task_id)
 	char buf[3 * ROUTER_USER_ID_MAX + 64];
 	size_t o = (size_t)snprintf(buf, sizeof buf, "/api/");
 	for (const unsigned char *p = (const unsigned char *)user_id; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '.' || *p == '_' || *p == '~')
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '.' || *p == '_' || *p == '~')
 			buf[o++] = (char)*p;
 		else
 			o += (size_t)snprintf(buf + o, sizeof buf - o, "%%%02X", *p);
@@ -395,7 +402,7 @@ static bool read_if_match(struct call *c, struct task_job *job)
 	if (task_parse_if_match(v->base, v->len, &job->if_match))
 		return true;
 	reply_error(&job->base.reply, 400, "bad_request", "If-Match must be a task version",
-		    "If-Match");
+	            "If-Match");
 	call_job_finish(&job->base);
 	return false;
 }
@@ -411,8 +418,8 @@ static bool read_idempotency_key(struct call *c, struct task_job *job, const jso
 		valid = v->base[i] > 0x20 && v->base[i] < 0x7f;
 	if (!valid) {
 		reply_error(&job->base.reply, 400, "bad_request",
-			    "Idempotency-Key must be 1 to 255 printable characters",
-			    "Idempotency-Key");
+		            "Idempotency-Key must be 1 to 255 printable characters",
+		            "Idempotency-Key");
 		call_job_finish(&job->base);
 		return false;
 	}
@@ -421,7 +428,7 @@ static bool read_idempotency_key(struct call *c, struct task_job *job, const jso
 	char *canonical = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	unsigned char digest[32];
 	crypto_generichash(digest, sizeof digest, (const unsigned char *)canonical,
-			   strlen(canonical), NULL, 0);
+	                   strlen(canonical), NULL, 0);
 	free(canonical);
 	sodium_bin2hex(job->request_hash, sizeof job->request_hash, digest, sizeof digest);
 	return true;

@@ -10,7 +10,7 @@
 bool password_hash(const char *password, char out[PASSWORD_HASH_MAX])
 {
 	return crypto_pwhash_str_alg(out, password, strlen(password), OPSLIMIT, MEMLIMIT,
-				     crypto_pwhash_ALG_ARGON2ID13) == 0;
+	                             crypto_pwhash_ALG_ARGON2ID13) == 0;
 }
 
 bool password_verify(const char *hash, const char *password)

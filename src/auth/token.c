@@ -12,7 +12,7 @@
 static jwt_alg_t header_alg(const char *token);
 
 enum token_status token_verify(const struct token_keys *keys, const char *token, int64_t now,
-			       struct token_claims *claims)
+                               struct token_claims *claims)
 {
 	memset(claims, 0, sizeof *claims);
 	if (token == NULL || strlen(token) > 8192)
@@ -122,7 +122,7 @@ static jwt_alg_t header_alg(const char *token)
 	unsigned char raw[HEADER_MAX];
 	size_t n;
 	if (sodium_base642bin(raw, sizeof raw, token, (size_t)(dot - token), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return JWT_ALG_INVAL;
 	json_t *header = json_loadb((const char *)raw, n, 0, NULL);
 	const char *alg = json_string_value(json_object_get(header, "alg"));

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOKEN_SUBJECT_MAX 128
+#define TOKEN_SUBJECT_MAX    128
 #define TOKEN_LEEWAY_SECONDS 30
 
 struct token_keys {
@@ -23,7 +23,7 @@ enum token_status {
 	TOKEN_MALFORMED,
 	TOKEN_UNSUPPORTED_ALG, /* none, HS384, RS256 without a public key, ... */
 	TOKEN_BAD_SIGNATURE,
-	TOKEN_EXPIRED,         /* also: no exp claim */
+	TOKEN_EXPIRED, /* also: no exp claim */
 	TOKEN_NOT_YET_VALID,
 	TOKEN_NO_SUBJECT,
 };
@@ -34,7 +34,7 @@ struct token_claims {
 };
 
 enum token_status token_verify(const struct token_keys *keys, const char *token, int64_t now,
-			       struct token_claims *claims);
+                               struct token_claims *claims);
 
 /* An HS256 token for sub, valid for ttl seconds; the caller frees it. NULL on
  * allocation failure. */

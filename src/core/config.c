@@ -11,7 +11,7 @@
 #define JWT_SECRET_MIN 32
 
 static bool read_int(const char *name, long def, long min, long max, long *out, char *err,
-		     size_t errlen);
+                     size_t errlen);
 static bool read_bool(const char *name, bool def, bool *out, char *err, size_t errlen);
 static bool read_origins(struct config *cfg, char *err, size_t errlen);
 static const char *env(const char *name);
@@ -23,7 +23,8 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 
 	cfg->database_url = env("DATABASE_URL");
 	if (cfg->database_url == NULL) {
-		snprintf(err, errlen, "DATABASE_URL is not set (a PostgreSQL URI or conninfo string)");
+		snprintf(err, errlen,
+		         "DATABASE_URL is not set (a PostgreSQL URI or conninfo string)");
 		return false;
 	}
 	if (!read_bool("AUTO_MIGRATE", true, &cfg->auto_migrate, err, errlen))
@@ -32,7 +33,7 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 	cfg->log_level = level ? log_level_from_name(level) : LOG_INFO;
 	if (cfg->log_level < 0) {
 		snprintf(err, errlen, "LOG_LEVEL must be debug, info, warn or error, not \"%.40s\"",
-			 level);
+		         level);
 		return false;
 	}
 	if (purpose == CONFIG_FOR_MIGRATE)
@@ -56,7 +57,8 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 		return false;
 	}
 	cfg->jwt_public_key = env("JWT_PUBLIC_KEY");
-	if (cfg->jwt_public_key && strstr(cfg->jwt_public_key, "-----BEGIN PUBLIC KEY-----") == NULL) {
+	if (cfg->jwt_public_key &&
+	    strstr(cfg->jwt_public_key, "-----BEGIN PUBLIC KEY-----") == NULL) {
 		snprintf(err, errlen, "JWT_PUBLIC_KEY must be a PEM public key (BEGIN PUBLIC KEY)");
 		return false;
 	}
@@ -87,7 +89,7 @@ static const char *env(const char *name)
 }
 
 static bool read_int(const char *name, long def, long min, long max, long *out, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	const char *v = env(name);
 	if (v == NULL) {
@@ -98,7 +100,7 @@ static bool read_int(const char *name, long def, long min, long max, long *out, 
 	long n = strtol(v, &end, 10);
 	if (*end != '\0' || end == v || n < min || n > max) {
 		snprintf(err, errlen, "%s must be an integer from %ld to %ld, not \"%.40s\"", name,
-			 min, max, v);
+		         min, max, v);
 		return false;
 	}
 	*out = n;
@@ -137,13 +139,15 @@ static bool read_origins(struct config *cfg, char *err, size_t errlen)
 			continue;
 		}
 		if (strncmp(tok, "http://", 7) != 0 && strncmp(tok, "https://", 8) != 0) {
-			snprintf(err, errlen, "CORS_ORIGINS entries must start with http:// or https://, "
-					      "not \"%.60s\"", tok);
+			snprintf(err, errlen,
+			         "CORS_ORIGINS entries must start with http:// or https://, "
+			         "not \"%.60s\"",
+			         tok);
 			return false;
 		}
 		if (cfg->cors_origin_count == CONFIG_MAX_ORIGINS) {
 			snprintf(err, errlen, "CORS_ORIGINS lists more than %d origins",
-				 CONFIG_MAX_ORIGINS);
+			         CONFIG_MAX_ORIGINS);
 			return false;
 		}
 		size_t len = strlen(tok);

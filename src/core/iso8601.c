@@ -92,7 +92,8 @@ void iso8601_format(int64_t us, char out[ISO8601_LEN])
 	civil_from_days(days, &y, &m, &d);
 	if (y < 0 || y > 9999) { /* outside what four digits can say */
 		snprintf(out, ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-			 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)(rem / 1000));
+		         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+		         (int)(rem / 1000));
 		return;
 	}
 	char *p = put_digits(out, y, 4);

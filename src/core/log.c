@@ -13,7 +13,6 @@
 static int current_level = LOG_INFO;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-
 void log_set_level(int level)
 {
 	current_level = level;
@@ -44,9 +43,10 @@ void log_fields(int level, const char *msg, ...)
 	gmtime_r(&tv.tv_sec, &tm);
 
 	struct strbuf b = {0};
-	strbuf_printf(&b, "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":",
-		      tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		      tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[level]);
+	strbuf_printf(&b,
+	              "{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":",
+	              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	              tm.tm_sec, (long)(tv.tv_usec / 1000), level_names[level]);
 	jsonx_append_string(&b, msg);
 
 	va_list ap;

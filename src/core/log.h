@@ -16,8 +16,8 @@ int log_enabled(int level);
  *   log_fields(LOG_INFO, "request", "s:method", "GET", "i:status", 200LL, NULL); */
 void log_fields(int level, const char *msg, ...);
 
-#define log_info(msg) log_fields(LOG_INFO, (msg), NULL)
-#define log_warn(msg) log_fields(LOG_WARN, (msg), NULL)
+#define log_info(msg)  log_fields(LOG_INFO, (msg), NULL)
+#define log_warn(msg)  log_fields(LOG_WARN, (msg), NULL)
 #define log_error(msg) log_fields(LOG_ERROR, (msg), NULL)
 
 #endif

@@ -44,9 +44,8 @@ static void on_guard_dispose(void *p)
 		guard->job->call = NULL;
 }
 
-void call_job_query(struct call_job *job,
-		    void (*start)(struct call_job *job, struct db_conn *conn),
-		    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r))
+void call_job_query(struct call_job *job, void (*start)(struct call_job *job, struct db_conn *conn),
+                    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r))
 {
 	job->steps.start = start;
 	job->steps.on_result = on_result;
@@ -70,7 +69,7 @@ static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r)
 }
 
 void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
-		      void (*after)(struct call_job *job))
+                      void (*after)(struct call_job *job))
 {
 	job->cpu_run = run;
 	job->after_work = after;
@@ -138,15 +137,16 @@ void call_respond(struct call *c, struct reply *r)
 	if (r->status == 401)
 		add_header(req, H2O_TOKEN_WWW_AUTHENTICATE, H2O_STRLIT("Bearer"));
 	if (r->replayed)
-		h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("idempotent-replayed"),
-				      0, NULL, H2O_STRLIT("true"));
+		h2o_add_header_by_str(&req->pool, &req->res.headers,
+		                      H2O_STRLIT("idempotent-replayed"), 0, NULL,
+		                      H2O_STRLIT("true"));
 
 	if (log_enabled(LOG_INFO) || r->status >= 500)
 		log_fields(r->status >= 500 ? LOG_ERROR : LOG_INFO, "request", "s:request_id",
-			   c->request_id, "s:method",
-			   h2o_strdup(&req->pool, req->method.base, req->method.len).base, "s:path",
-			   h2o_strdup(&req->pool, req->path.base, req->path.len).base, "i:status",
-			   (long long)r->status, "f:duration_ms", elapsed_ms(&c->started), NULL);
+		           c->request_id, "s:method",
+		           h2o_strdup(&req->pool, req->method.base, req->method.len).base, "s:path",
+		           h2o_strdup(&req->pool, req->path.base, req->path.len).base, "i:status",
+		           (long long)r->status, "f:duration_ms", elapsed_ms(&c->started), NULL);
 
 	/* send_inline copies the body, so the reply's buffers can go now. */
 	if (r->body)
@@ -157,7 +157,7 @@ void call_respond(struct call *c, struct reply *r)
 }
 
 void call_respond_error(struct call *c, int status, const char *code, const char *message,
-			const char *field)
+                        const char *field)
 {
 	struct reply r = {0};
 	reply_error(&r, status, code, message, field);
@@ -199,14 +199,16 @@ bool call_read_json(struct call *c, bool optional, json_t **out)
 		return false;
 	}
 	if (req->entity.len > CALL_MAX_BODY) {
-		call_respond_error(c, 413, "payload_too_large", "the body is larger than 1 MiB", NULL);
+		call_respond_error(c, 413, "payload_too_large", "the body is larger than 1 MiB",
+		                   NULL);
 		return false;
 	}
 	const h2o_iovec_t *type = call_header(c, "content-type");
-	if (type == NULL || type->len < 16 || strncasecmp(type->base, "application/json", 16) != 0 ||
+	if (type == NULL || type->len < 16 ||
+	    strncasecmp(type->base, "application/json", 16) != 0 ||
 	    (type->len > 16 && type->base[16] != ';' && type->base[16] != ' ')) {
 		call_respond_error(c, 415, "unsupported_media_type",
-				   "the body must be application/json", NULL);
+		                   "the body must be application/json", NULL);
 		return false;
 	}
 	json_error_t err;
@@ -214,11 +216,11 @@ bool call_read_json(struct call *c, bool optional, json_t **out)
 	if (body == NULL && json_error_code(&err) == json_error_numeric_overflow)
 		/* Valid JSON all the same: let the field's own check name it. */
 		body = json_loadb(req->entity.base, req->entity.len,
-				  JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &err);
+		                  JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &err);
 	if (body == NULL) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d", err.line,
-			 err.column);
+		         err.column);
 		call_respond_error(c, 400, "bad_json", msg, NULL);
 		return false;
 	}
@@ -233,7 +235,8 @@ bool call_read_json(struct call *c, bool optional, json_t **out)
 
 const h2o_iovec_t *call_header(struct call *c, const char *lowercase_name)
 {
-	ssize_t i = h2o_find_header_by_str(&c->req->headers, lowercase_name, strlen(lowercase_name), -1);
+	ssize_t i =
+	    h2o_find_header_by_str(&c->req->headers, lowercase_name, strlen(lowercase_name), -1);
 	return i < 0 ? NULL : &c->req->headers.entries[i].value;
 }
 
@@ -255,21 +258,37 @@ static double elapsed_ms(const struct timespec *since)
 static const char *reason_phrase(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 409: return "Conflict";
-	case 413: return "Payload Too Large";
-	case 415: return "Unsupported Media Type";
-	case 422: return "Unprocessable Content";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "";
 	}
 }

@@ -16,7 +16,7 @@
 #include "core/workers.h"
 #include "store/db.h"
 
-#define CALL_MAX_BODY (1024 * 1024)
+#define CALL_MAX_BODY       (1024 * 1024)
 #define CALL_REQUEST_ID_MAX 128
 
 /* Shared by every thread; read-only once the server runs. */
@@ -75,14 +75,13 @@ void *call_job_new(struct call *c, size_t size);
 
 /* Borrows a database connection: start() runs once one is lent (conn NULL:
  * the database is down), on_result() after each db_send. */
-void call_job_query(struct call_job *job,
-		    void (*start)(struct call_job *job, struct db_conn *conn),
-		    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r));
+void call_job_query(struct call_job *job, void (*start)(struct call_job *job, struct db_conn *conn),
+                    void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r));
 
 /* Runs `run` on a CPU worker, then `after` back on the loop. Release any
  * connection first. */
 void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
-		      void (*after)(struct call_job *job));
+                      void (*after)(struct call_job *job));
 
 /* Releases the connection, if any, and answers: the last step of every job. */
 void call_job_finish(struct call_job *job);
@@ -90,7 +89,7 @@ void call_job_finish(struct call_job *job);
 /* Sends the reply (and frees its buffers) and logs the request. */
 void call_respond(struct call *c, struct reply *r);
 void call_respond_error(struct call *c, int status, const char *code, const char *message,
-			const char *field);
+                        const char *field);
 
 /* Verifies the Bearer token and, for /api/{user_id}/ routes, that its subject
  * is the user of the path. On failure answers 401 or 403 and returns false. */

@@ -23,7 +23,7 @@ void reply_raw(struct reply *r, int status, char *json, size_t len)
 }
 
 void reply_error(struct reply *r, int status, const char *code, const char *message,
-		 const char *field)
+                 const char *field)
 {
 	reply_json(r, status, jsonx_error(code, message, field));
 }

@@ -26,7 +26,7 @@ void reply_json(struct reply *r, int status, json_t *body);
 /* Sets status and an already encoded JSON body, taking ownership of it. */
 void reply_raw(struct reply *r, int status, char *json, size_t len);
 void reply_error(struct reply *r, int status, const char *code, const char *message,
-		 const char *field);
+                 const char *field);
 void reply_api_error(struct reply *r, const struct api_error *e);
 void reply_free(struct reply *r);
 

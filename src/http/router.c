@@ -23,8 +23,8 @@ enum http_method router_method(const char *name, size_t len)
 		const char *name;
 		enum http_method method;
 	} table[] = {
-	    {"GET", METHOD_GET},     {"HEAD", METHOD_HEAD},     {"POST", METHOD_POST},
-	    {"PUT", METHOD_PUT},     {"PATCH", METHOD_PATCH},   {"DELETE", METHOD_DELETE},
+	    {"GET", METHOD_GET},         {"HEAD", METHOD_HEAD},   {"POST", METHOD_POST},
+	    {"PUT", METHOD_PUT},         {"PATCH", METHOD_PATCH}, {"DELETE", METHOD_DELETE},
 	    {"OPTIONS", METHOD_OPTIONS},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
@@ -34,7 +34,7 @@ enum http_method router_method(const char *name, size_t len)
 }
 
 enum route_id router_match(const char *path, size_t len, enum http_method method,
-			   struct route_match *m)
+                           struct route_match *m)
 {
 	struct segment s[MAX_SEGMENTS];
 	int n = split_path(path, len, s);
@@ -58,7 +58,7 @@ enum route_id router_match(const char *path, size_t len, enum http_method method
 			m->allowed = METHOD_GET;
 		}
 	} else if (n >= 3 && n <= 5 && seg_is(&s[0], "api") && seg_is(&s[2], "tasks") &&
-		   decode_user_id(&s[1], m->user_id) && strcmp(m->user_id, "auth") != 0) {
+	           decode_user_id(&s[1], m->user_id) && strcmp(m->user_id, "auth") != 0) {
 		if (n == 3) {
 			m->route = ROUTE_TASKS;
 			m->allowed = METHOD_GET | METHOD_POST;
@@ -88,9 +88,9 @@ void router_allow_header(unsigned methods, char *buf, size_t cap)
 	static const struct {
 		enum http_method method;
 		const char *name;
-	} order[] = {{METHOD_GET, "GET"},   {METHOD_HEAD, "HEAD"},     {METHOD_POST, "POST"},
-		     {METHOD_PUT, "PUT"},   {METHOD_PATCH, "PATCH"},   {METHOD_DELETE, "DELETE"},
-		     {METHOD_OPTIONS, "OPTIONS"}};
+	} order[] = {{METHOD_GET, "GET"},        {METHOD_HEAD, "HEAD"},   {METHOD_POST, "POST"},
+	             {METHOD_PUT, "PUT"},        {METHOD_PATCH, "PATCH"}, {METHOD_DELETE, "DELETE"},
+	             {METHOD_OPTIONS, "OPTIONS"}};
 	size_t used = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {

@@ -34,10 +34,10 @@ enum http_method {
 
 struct route_match {
 	enum route_id route;
-	unsigned allowed;     /* methods the matched path takes (HEAD goes with GET) */
-	bool method_allowed;  /* the request's method is among them */
+	unsigned allowed;    /* methods the matched path takes (HEAD goes with GET) */
+	bool method_allowed; /* the request's method is among them */
 	char user_id[ROUTER_USER_ID_MAX + 1]; /* percent-decoded {user_id} */
-	int64_t task_id;      /* {id}, a positive integer */
+	int64_t task_id;                      /* {id}, a positive integer */
 };
 
 enum http_method router_method(const char *name, size_t len);
@@ -47,7 +47,7 @@ enum http_method router_method(const char *name, size_t len);
  * that is empty, too long or holds control characters, and an {id} that is
  * not a positive 63-bit integer. */
 enum route_id router_match(const char *path, size_t len, enum http_method method,
-			   struct route_match *m);
+                           struct route_match *m);
 
 /* Writes the Allow header value ("GET, POST") for a method set. */
 void router_allow_header(unsigned methods, char *buf, size_t cap);

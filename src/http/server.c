@@ -17,7 +17,7 @@
 #include "api/api.h"
 #include "core/log.h"
 
-#define LOOP_TICK_MS 100
+#define LOOP_TICK_MS       100
 #define MAX_REQUEST_ENTITY (8 * 1024 * 1024) /* above CALL_MAX_BODY: we answer 413 in JSON */
 
 struct loop {
@@ -63,7 +63,8 @@ int server_run(const struct app *app)
 	h2o_hostconf_t *host =
 	    h2o_config_register_host(&globalconf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
 	h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
-	struct app_handler *handler = (struct app_handler *)h2o_create_handler(path, sizeof *handler);
+	struct app_handler *handler =
+	    (struct app_handler *)h2o_create_handler(path, sizeof *handler);
 	handler->super.on_req = on_req;
 	handler->app = app;
 
@@ -82,7 +83,7 @@ int server_run(const struct app *app)
 	}
 	close(fd);
 	log_fields(LOG_INFO, "listening", "s:host", app->cfg->host, "i:port",
-		   (long long)app->cfg->port, "i:threads", (long long)nloops, NULL);
+	           (long long)app->cfg->port, "i:threads", (long long)nloops, NULL);
 
 	sigset_t stop_signals;
 	sigemptyset(&stop_signals);
@@ -91,7 +92,7 @@ int server_run(const struct app *app)
 	int sig;
 	sigwait(&stop_signals, &sig);
 	log_fields(LOG_INFO, "shutting down", "s:signal", sig == SIGINT ? "SIGINT" : "SIGTERM",
-		   NULL);
+	           NULL);
 	atomic_store(&stopping, true);
 	for (int i = 0; i < nloops; i++)
 		pthread_join(loops[i].thread, NULL);
@@ -100,15 +101,16 @@ int server_run(const struct app *app)
 
 static int listen_on(const char *host, int port)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+	                         .ai_socktype = SOCK_STREAM,
+	                         .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *res;
 	char portstr[8];
 	snprintf(portstr, sizeof portstr, "%d", port);
 	int rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0) {
 		log_fields(LOG_ERROR, "cannot resolve HOST", "s:host", host, "s:error",
-			   gai_strerror(rc), NULL);
+		           gai_strerror(rc), NULL);
 		return -1;
 	}
 	int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -118,7 +120,7 @@ static int listen_on(const char *host, int port)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (fd < 0 || bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
 		log_fields(LOG_ERROR, "cannot listen", "s:host", host, "i:port", (long long)port,
-			   "s:error", strerror(errno), NULL);
+		           "s:error", strerror(errno), NULL);
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(res);
@@ -141,7 +143,8 @@ static void *loop_main(void *arg)
 	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;
-	l->listener = h2o_evloop_socket_create(l->ctx.loop, l->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
+	l->listener =
+	    h2o_evloop_socket_create(l->ctx.loop, l->listen_fd, H2O_SOCKET_FLAG_DONT_READ);
 	l->listener->data = l;
 	h2o_socket_read_start(l->listener, on_accept);
 
@@ -159,11 +162,11 @@ static void *loop_main(void *arg)
 		struct timespec now;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		bool late = now.tv_sec > deadline.tv_sec ||
-			    (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
+		            (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec);
 		if (l->calls.pending_jobs == 0 || late) {
 			if (l->calls.pending_jobs)
-				log_fields(LOG_WARN, "shutdown timeout: requests abandoned", "i:count",
-					   (long long)l->calls.pending_jobs, NULL);
+				log_fields(LOG_WARN, "shutdown timeout: requests abandoned",
+				           "i:count", (long long)l->calls.pending_jobs, NULL);
 			break;
 		}
 		h2o_evloop_run(l->ctx.loop, 10);
@@ -226,7 +229,8 @@ static void set_request_id(struct call *c)
 	for (size_t i = 0; valid && i < given->len; i++) {
 		char ch = given->base[i];
 		valid = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' || ch == '-';
+		        (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == ':' ||
+		        ch == '-';
 	}
 	if (valid) {
 		memcpy(c->request_id, given->base, given->len);
@@ -238,9 +242,9 @@ static void set_request_id(struct call *c)
 	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
 	snprintf(c->request_id, sizeof c->request_id,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-		 b[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+	         b[15]);
 }
 
 static void add_common_headers(struct call *c)
@@ -250,20 +254,21 @@ static void add_common_headers(struct call *c)
 	h2o_iovec_t id = h2o_strdup(&req->pool, c->request_id, strlen(c->request_id));
 	h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
 	h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("x-content-type-options"), 0, NULL,
-			      H2O_STRLIT("nosniff"));
+	                      H2O_STRLIT("nosniff"));
 	h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("x-frame-options"), 0, NULL,
-			      H2O_STRLIT("DENY"));
+	                      H2O_STRLIT("DENY"));
 	h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("referrer-policy"), 0, NULL,
-			      H2O_STRLIT("no-referrer"));
+	                      H2O_STRLIT("no-referrer"));
 
 	const h2o_iovec_t *origin = call_header(c, "origin");
 	if (origin && origin_allowed(c->app->cfg, origin)) {
 		c->cors_origin = h2o_strdup(&req->pool, origin->base, origin->len);
 		h2o_add_header(&req->pool, h, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL,
-			       c->cors_origin.base, c->cors_origin.len);
+		               c->cors_origin.base, c->cors_origin.len);
 		h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("access-control-expose-headers"), 0,
-				      NULL, H2O_STRLIT("Location, ETag, X-Request-Id, Retry-After, "
-						       "Idempotent-Replayed"));
+		                      NULL,
+		                      H2O_STRLIT("Location, ETag, X-Request-Id, Retry-After, "
+		                                 "Idempotent-Replayed"));
 	}
 	if (c->app->cfg->cors_origin_count || c->app->cfg->cors_any)
 		h2o_add_header(&req->pool, h, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
@@ -289,12 +294,13 @@ static void answer_preflight(struct call *c)
 	if (c->cors_origin.len) {
 		h2o_iovec_t methods = h2o_strdup(&req->pool, r.allow, strlen(r.allow));
 		h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("access-control-allow-methods"), 0,
-				      NULL, methods.base, methods.len);
+		                      NULL, methods.base, methods.len);
 		h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("access-control-allow-headers"), 0,
-				      NULL, H2O_STRLIT("Authorization, Content-Type, If-Match, "
-						       "Idempotency-Key, X-Request-Id"));
+		                      NULL,
+		                      H2O_STRLIT("Authorization, Content-Type, If-Match, "
+		                                 "Idempotency-Key, X-Request-Id"));
 		h2o_add_header_by_str(&req->pool, h, H2O_STRLIT("access-control-max-age"), 0, NULL,
-				      H2O_STRLIT("600"));
+		                      H2O_STRLIT("600"));
 	}
 	call_respond(c, &r);
 }

@@ -7,15 +7,15 @@
 
 #include "core/log.h"
 
-#define STMT_CACHE_SIZE 128
+#define STMT_CACHE_SIZE    128
 #define RECONNECT_DELAY_MS 1000
-#define STATEMENT_TIMEOUT "-c statement_timeout=15000"
+#define STATEMENT_TIMEOUT  "-c statement_timeout=15000"
 
 enum conn_state {
 	CONN_CONNECTING,
-	CONN_IDLE,    /* ready, not lent */
-	CONN_LENT,    /* lent to a job; `sending` tells whether a statement is out */
-	CONN_BROKEN,  /* waiting to reconnect */
+	CONN_IDLE,   /* ready, not lent */
+	CONN_LENT,   /* lent to a job; `sending` tells whether a statement is out */
+	CONN_BROKEN, /* waiting to reconnect */
 };
 
 struct cached_stmt {

@@ -29,10 +29,10 @@ bool migrate_apply(const char *conninfo, char *err, size_t errlen)
 	if (!exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", err, errlen))
 		goto out;
 	if (!exec_ok(pg,
-		     "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		     " version text PRIMARY KEY, name text NOT NULL,"
-		     " applied_at timestamptz NOT NULL DEFAULT now())",
-		     err, errlen))
+	             "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	             " version text PRIMARY KEY, name text NOT NULL,"
+	             " applied_at timestamptz NOT NULL DEFAULT now())",
+	             err, errlen))
 		goto unlock;
 	for (size_t i = 0; i < migrations_embedded_count; i++)
 		if (!apply_one(pg, &migrations_embedded[i], err, errlen))
@@ -51,7 +51,7 @@ static bool apply_one(PGconn *pg, const struct migration *m, char *err, size_t e
 	version_of(m, version, sizeof version);
 	const char *params[] = {version, m->name};
 	PGresult *r = PQexecParams(pg, "SELECT 1 FROM schema_migrations WHERE version = $1", 1,
-				   NULL, params, NULL, NULL, 0);
+	                           NULL, params, NULL, NULL, 0);
 	bool applied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 	PQclear(r);
 	if (applied)
@@ -68,11 +68,11 @@ static bool apply_one(PGconn *pg, const struct migration *m, char *err, size_t e
 	}
 	PQclear(r);
 	r = PQexecParams(pg, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
-			 NULL, params, NULL, NULL, 0);
+	                 NULL, params, NULL, NULL, 0);
 	bool recorded = PQresultStatus(r) == PGRES_COMMAND_OK;
 	if (!recorded)
 		snprintf(err, errlen, "recording migration %s failed: %s", m->name,
-			 PQresultErrorMessage(r));
+		         PQresultErrorMessage(r));
 	PQclear(r);
 	if (!recorded) {
 		PQclear(PQexec(pg, "ROLLBACK"));

@@ -10,19 +10,21 @@
 
 /* Times travel as microseconds since the epoch: exact for keyset pagination
  * and formatted by the API itself. */
-#define US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+#define US(col)        "(extract(epoch FROM " col ") * 1000000)::bigint"
 #define FROM_US(param) "('epoch'::timestamptz + " param "::bigint * interval '1 microsecond')"
 
-#define TASK_COLUMNS                                                                        \
-	"id, user_id, title, description, completed, " US("completed_at") " AS completed_us, " \
-	"priority, array_to_json(tags) AS tags_json, " US("due_date") " AS due_us, "           \
-	US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
+#define TASK_COLUMNS                                                                               \
+	"id, user_id, title, description, completed, " US(                                         \
+	    "completed_at") " AS completed_us, "                                                   \
+	                    "priority, array_to_json(tags) AS tags_json, " US(                     \
+	                        "due_date") " AS due_us, " US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
 #define TASK_NCOLUMNS 12
 
 static const char SQL_INSERT[] =
     "INSERT INTO tasks (user_id, title, description, priority, tags, due_date, completed,"
-    " completed_at) VALUES ($1, $2, $3, $4, $5::text[], " FROM_US("$6") ", $7::boolean,"
-    " CASE WHEN $7::boolean THEN now() END) RETURNING " TASK_COLUMNS;
+    " completed_at) VALUES ($1, $2, $3, $4, $5::text[], " FROM_US(
+        "$6") ", $7::boolean,"
+              " CASE WHEN $7::boolean THEN now() END) RETURNING " TASK_COLUMNS;
 
 static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
 
@@ -30,9 +32,9 @@ static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 
  * FOR UPDATE makes "as it is" the latest committed version: a plain SELECT
  * would show the statement's snapshot, older than the concurrent write that
  * made the condition fail. */
-#define WRITE_OR_CURRENT(cte)                                                               \
-	" SELECT true AS written, " cte ".* FROM " cte " UNION ALL SELECT false, now_.* FROM"   \
-	" (SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE) now_"  \
+#define WRITE_OR_CURRENT(cte)                                                                      \
+	" SELECT true AS written, " cte ".* FROM " cte " UNION ALL SELECT false, now_.* FROM"      \
+	" (SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE) now_"     \
 	" WHERE NOT EXISTS (SELECT 1 FROM " cte ")"
 
 static const char SQL_UPDATE[] =
@@ -41,20 +43,22 @@ static const char SQL_UPDATE[] =
     " description = CASE WHEN $5::boolean THEN $6 ELSE description END,"
     " priority = CASE WHEN $7::boolean THEN $8 ELSE priority END,"
     " tags = CASE WHEN $9::boolean THEN $10::text[] ELSE tags END,"
-    " due_date = CASE WHEN $11::boolean THEN " FROM_US("$12") " ELSE due_date END,"
-    " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
-    " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
-    "   WHEN $14::boolean AND NOT completed THEN now()"
-    "   WHEN $14::boolean THEN completed_at END,"
-    " updated_at = now(), version = version + 1"
-    " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = $15::integer)"
-    " AND ($16::integer IS NULL OR version = $16::integer)"
-    " RETURNING " TASK_COLUMNS ")" WRITE_OR_CURRENT("changed");
+    " due_date = CASE WHEN $11::boolean THEN " FROM_US(
+        "$12") " ELSE due_date END,"
+               " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
+               " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
+               "   WHEN $14::boolean AND NOT completed THEN now()"
+               "   WHEN $14::boolean THEN completed_at END,"
+               " updated_at = now(), version = version + 1"
+               " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = "
+               "$15::integer)"
+               " AND ($16::integer IS NULL OR version = $16::integer)"
+               " RETURNING " TASK_COLUMNS ")" WRITE_OR_CURRENT("changed");
 
 static const char SQL_DELETE[] =
     "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2"
-    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING " TASK_COLUMNS ")"
-    WRITE_OR_CURRENT("gone");
+    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING " TASK_COLUMNS
+    ")" WRITE_OR_CURRENT("gone");
 
 static const char SQL_IDEMPOTENCY_FIND[] =
     "SELECT request_hash, status, location, body FROM idempotency_keys"
@@ -80,8 +84,8 @@ static const struct sort_sql SORTS[] = {
     /* A task without a due date sorts as if due at infinity; its key is "inf",
      * sent to PostgreSQL as NULL so no cast ever sees it. */
     [SORT_DUE_DATE] = {"coalesce(due_date, 'infinity')",
-		       "coalesce(" US("due_date") "::text, 'inf')",
-		       "coalesce(" FROM_US("$K") ", 'infinity')"},
+                       "coalesce(" US("due_date") "::text, 'inf')",
+                       "coalesce(" FROM_US("$K") ", 'infinity')"},
     [SORT_PRIORITY] = {"priority_rank", "priority_rank::text", "$K::smallint"},
     [SORT_TITLE] = {"lower(title)", "lower(title)", "$K::text"},
 };
@@ -100,7 +104,7 @@ enum store_result store_check(PGresult *r, const char *what)
 	/* 08: connection exceptions; 57P0x: the server is shutting down. */
 	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 	log_fields(outage ? LOG_WARN : LOG_ERROR, "database error", "s:query", what, "s:sqlstate",
-		   state, "s:error", PQresultErrorMessage(r), NULL);
+	           state, "s:error", PQresultErrorMessage(r), NULL);
 	PQclear(r);
 	return outage ? STORE_UNAVAILABLE : STORE_FAILED;
 }
@@ -111,12 +115,12 @@ void tasks_send_insert(struct db_conn *conn, const char *user_id, const struct t
 	char due[24];
 	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	const char *params[] = {user_id,
-				in->title,
-				in->description ? in->description : "",
-				in->priority ? in->priority : "medium",
-				tags,
-				in->has_due_date ? due : NULL,
-				(in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
+	                        in->title,
+	                        in->description ? in->description : "",
+	                        in->priority ? in->priority : "medium",
+	                        tags,
+	                        in->has_due_date ? due : NULL,
+	                        (in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
 	db_send(conn, SQL_INSERT, 7, params);
 	free(tags);
 }
@@ -142,7 +146,7 @@ enum store_result tasks_read_task(PGresult *r, struct task_doc *task)
 }
 
 void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
-		       const struct task_input *in, int32_t expected_version)
+                       const struct task_input *in, int32_t expected_version)
 {
 	char idtext[24], version[16], body_version[16], due[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -152,28 +156,28 @@ void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
 	char *tags = (in->present & FIELD_TAGS) ? task_tags_pg_array(in) : NULL;
 #define HAS(f) ((in->present & (f)) ? "t" : "f")
 	const char *params[] = {idtext,
-				user_id,
-				HAS(FIELD_TITLE),
-				in->title,
-				HAS(FIELD_DESCRIPTION),
-				in->description,
-				HAS(FIELD_PRIORITY),
-				in->priority,
-				HAS(FIELD_TAGS),
-				tags,
-				HAS(FIELD_DUE_DATE),
-				(in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
-				HAS(FIELD_COMPLETED),
-				in->completed ? "t" : "f",
-				expected_version > 0 ? version : NULL,
-				(in->present & FIELD_VERSION) ? body_version : NULL};
+	                        user_id,
+	                        HAS(FIELD_TITLE),
+	                        in->title,
+	                        HAS(FIELD_DESCRIPTION),
+	                        in->description,
+	                        HAS(FIELD_PRIORITY),
+	                        in->priority,
+	                        HAS(FIELD_TAGS),
+	                        tags,
+	                        HAS(FIELD_DUE_DATE),
+	                        (in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
+	                        HAS(FIELD_COMPLETED),
+	                        in->completed ? "t" : "f",
+	                        expected_version > 0 ? version : NULL,
+	                        (in->present & FIELD_VERSION) ? body_version : NULL};
 #undef HAS
 	db_send(conn, SQL_UPDATE, 16, params);
 	free(tags);
 }
 
 void tasks_send_delete(struct db_conn *conn, const char *user_id, int64_t id,
-		       int32_t expected_version)
+                       int32_t expected_version)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -208,7 +212,7 @@ void tasks_send_list(struct db_conn *conn, const char *user_id, const struct tas
 	struct strbuf sql = {0};
 
 	strbuf_printf(&sql, "SELECT " TASK_COLUMNS ", %s FROM tasks WHERE user_id = $1",
-		      sort->key_out);
+	              sort->key_out);
 	params[n++] = user_id;
 	if (q->status == STATUS_PENDING)
 		strbuf_append(&sql, " AND NOT completed");
@@ -227,7 +231,8 @@ void tasks_send_list(struct db_conn *conn, const char *user_id, const struct tas
 	}
 	if (q->q) {
 		pattern = like_pattern(q->q);
-		strbuf_printf(&sql, " AND (title ILIKE $%d OR description ILIKE $%d)", n + 1, n + 1);
+		strbuf_printf(&sql, " AND (title ILIKE $%d OR description ILIKE $%d)", n + 1,
+		              n + 1);
 		params[n++] = pattern;
 	}
 	if (q->has_due_before) {
@@ -257,7 +262,7 @@ void tasks_send_list(struct db_conn *conn, const char *user_id, const struct tas
 		params[n++] = inf ? NULL : q->cursor.key;
 		snprintf(cursor_id, sizeof cursor_id, "%lld", (long long)q->cursor.id);
 		strbuf_printf(&sql, " AND (%s, id) %s (%s, $%d::bigint)", sort->expr,
-			      q->descending ? "<" : ">", key_in.data, n + 1);
+		              q->descending ? "<" : ">", key_in.data, n + 1);
 		params[n++] = cursor_id;
 		strbuf_free(&key_in);
 	}
@@ -272,7 +277,7 @@ void tasks_send_list(struct db_conn *conn, const char *user_id, const struct tas
 }
 
 enum store_result tasks_read_list(PGresult *r, const struct task_list_query *q, char **body,
-				  size_t *len)
+                                  size_t *len)
 {
 	enum store_result res = store_check(r, "list tasks");
 	if (res != STORE_OK)
@@ -331,12 +336,12 @@ enum store_result idempotency_read_find(PGresult *r, struct idempotent_response 
 }
 
 void idempotency_send_save(struct db_conn *conn, const char *user_id, const char *key,
-			   const struct idempotent_response *resp)
+                           const struct idempotent_response *resp)
 {
 	char status[8];
 	snprintf(status, sizeof status, "%d", resp->status);
-	const char *params[] = {user_id, key, resp->request_hash, status, resp->location,
-				resp->body};
+	const char *params[] = {user_id,        key,       resp->request_hash, status,
+	                        resp->location, resp->body};
 	db_send(conn, SQL_IDEMPOTENCY_SAVE, 6, params);
 }
 
@@ -382,7 +387,7 @@ static struct task_row row_at(const PGresult *r, int i, int first)
 {
 #define COL(n) (PQgetisnull(r, i, first + n) ? NULL : PQgetvalue(r, i, first + n))
 	return (struct task_row){COL(0), COL(1), COL(2), COL(3), COL(4),  COL(5),
-				 COL(6), COL(7), COL(8), COL(9), COL(10), COL(11)};
+	                         COL(6), COL(7), COL(8), COL(9), COL(10), COL(11)};
 #undef COL
 }
 

@@ -43,9 +43,9 @@ enum store_result tasks_read_task(PGresult *r, struct task_doc *task);
  * is when a condition fails: expected_version (If-Match; 0 for none) and,
  * for updates, the body's "version" must both match. */
 void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
-		       const struct task_input *in, int32_t expected_version);
+                       const struct task_input *in, int32_t expected_version);
 void tasks_send_delete(struct db_conn *conn, const char *user_id, int64_t id,
-		       int32_t expected_version);
+                       int32_t expected_version);
 /* STORE_OK with the task written (for a delete, as it was); STORE_CONFLICT
  * with the task as it is; STORE_NOT_FOUND. */
 enum store_result tasks_read_write(PGresult *r, struct task_doc *task);
@@ -53,7 +53,7 @@ enum store_result tasks_read_write(PGresult *r, struct task_doc *task);
 void tasks_send_list(struct db_conn *conn, const char *user_id, const struct task_list_query *q);
 /* Renders {"items":[...],"next_cursor":...} into *body (malloc'd). */
 enum store_result tasks_read_list(PGresult *r, const struct task_list_query *q, char **body,
-				  size_t *len);
+                                  size_t *len);
 
 /* The stored response to a POST with an Idempotency-Key. */
 struct idempotent_response {
@@ -70,7 +70,7 @@ enum store_result idempotency_read_find(PGresult *r, struct idempotent_response 
 /* Inside the caller's transaction; replaces an expired record. STORE_CONFLICT
  * when a concurrent request with the same key committed first. */
 void idempotency_send_save(struct db_conn *conn, const char *user_id, const char *key,
-			   const struct idempotent_response *resp);
+                           const struct idempotent_response *resp);
 enum store_result idempotency_read_save(PGresult *r);
 
 #endif

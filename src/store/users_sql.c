@@ -39,7 +39,7 @@ static const char SQL_CLEAR[] = "DELETE FROM sign_in_failures WHERE email = lowe
 static json_t *user_from(const PGresult *r, int i);
 
 void users_send_insert(struct db_conn *conn, const char *id, const char *email, const char *name,
-		       const char *password_hash)
+                       const char *password_hash)
 {
 	const char *params[] = {id, email, name, password_hash};
 	db_send(conn, SQL_INSERT, 4, params);
@@ -124,5 +124,5 @@ static json_t *user_from(const PGresult *r, int i)
 	char created[ISO8601_LEN];
 	iso8601_format(strtoll(PQgetvalue(r, i, 3), NULL, 10), created);
 	return json_pack("{s:s, s:s, s:s, s:s}", "id", PQgetvalue(r, i, 0), "email",
-			 PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 2), "created_at", created);
+	                 PQgetvalue(r, i, 1), "name", PQgetvalue(r, i, 2), "created_at", created);
 }

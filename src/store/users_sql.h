@@ -12,7 +12,7 @@ struct db_conn;
 
 /* *user is the public view {id, email, name, created_at}. */
 void users_send_insert(struct db_conn *conn, const char *id, const char *email, const char *name,
-		       const char *password_hash);
+                       const char *password_hash);
 /* STORE_CONFLICT when the email (any case) has an account. */
 enum store_result users_read_insert(PGresult *r, json_t **user);
 

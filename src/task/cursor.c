@@ -14,13 +14,13 @@ bool cursor_encode(const struct cursor *c, char *out, size_t cap)
 {
 	char raw[CURSOR_KEY_MAX + 64];
 	int n = snprintf(raw, sizeof raw, "1|%d|%c|%lld|%s", (int)c->sort,
-			 c->descending ? 'd' : 'a', (long long)c->id, c->key);
+	                 c->descending ? 'd' : 'a', (long long)c->id, c->key);
 	if (n < 0 || (size_t)n >= sizeof raw)
 		return false;
 	if (sodium_base64_ENCODED_LEN((size_t)n, sodium_base64_VARIANT_URLSAFE_NO_PADDING) > cap)
 		return false;
 	sodium_bin2base64(out, cap, (const unsigned char *)raw, (size_t)n,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	return true;
 }
 
@@ -30,7 +30,7 @@ bool cursor_decode(const char *text, struct cursor *c)
 	size_t n;
 	if (strlen(text) > CURSOR_TEXT_MAX ||
 	    sodium_base642bin(raw, sizeof raw - 1, text, strlen(text), NULL, &n, NULL,
-			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
 		return false;
 	raw[n] = '\0';
 	if (memchr(raw, '\0', n) != NULL)

@@ -17,7 +17,7 @@ enum task_sort {
 
 /* The key of a title sort is the lower-cased title: up to 500 characters of
  * up to 4 bytes each. */
-#define CURSOR_KEY_MAX 2048
+#define CURSOR_KEY_MAX  2048
 #define CURSOR_TEXT_MAX 2900 /* base64 of the encoded form */
 
 struct cursor {

@@ -12,7 +12,7 @@
 #include "core/strbuf.h"
 
 static bool fail(struct api_error *err, int status, const char *code, const char *field,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static char *trimmed_copy(const char *s);
 static const char *priority_name(const char *s);
 static bool parse_title(const json_t *v, struct task_input *in, struct api_error *err);
@@ -24,7 +24,7 @@ static int64_t int_or_zero(const char *s);
 static void append_time(struct strbuf *out, const char *us_text);
 
 static bool fail(struct api_error *err, int status, const char *code, const char *field,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	va_list ap;
 	err->status = status;
@@ -37,7 +37,7 @@ static bool fail(struct api_error *err, int status, const char *code, const char
 }
 
 bool task_input_parse(const json_t *body, enum task_input_kind kind, struct task_input *in,
-		      struct api_error *err)
+                      struct api_error *err)
 {
 	memset(in, 0, sizeof *in);
 	if (!json_is_object(body))
@@ -55,11 +55,12 @@ bool task_input_parse(const json_t *body, enum task_input_kind kind, struct task
 		else if (strcmp(key, "description") == 0)
 			ok = parse_description(v, in, err);
 		else if (strcmp(key, "priority") == 0) {
-			in->priority = json_is_string(v) ? priority_name(json_string_value(v)) : NULL;
+			in->priority =
+			    json_is_string(v) ? priority_name(json_string_value(v)) : NULL;
 			in->present |= FIELD_PRIORITY;
 			ok = in->priority != NULL ||
 			     fail(err, 422, "validation_failed", "priority",
-				  "priority must be one of low, medium, high");
+			          "priority must be one of low, medium, high");
 		} else if (strcmp(key, "tags") == 0)
 			ok = parse_tags(v, in, err);
 		else if (strcmp(key, "due_date") == 0)
@@ -68,14 +69,14 @@ bool task_input_parse(const json_t *body, enum task_input_kind kind, struct task
 			in->completed = json_is_true(v);
 			in->present |= FIELD_COMPLETED;
 			ok = json_is_boolean(v) || fail(err, 422, "validation_failed", "completed",
-							"completed must be true or false");
+			                                "completed must be true or false");
 		} else if (strcmp(key, "version") == 0 && kind == TASK_INPUT_UPDATE) {
 			json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
 			in->version = (int32_t)n;
 			in->present |= FIELD_VERSION;
 			ok = (n >= 1 && n <= INT32_MAX) ||
 			     fail(err, 422, "validation_failed", "version",
-				  "version must be a positive integer");
+			          "version must be a positive integer");
 		} else
 			ok = fail(err, 422, "unknown_field", key, "unknown field \"%.100s\"", key);
 		if (!ok) {
@@ -90,7 +91,8 @@ bool task_input_parse(const json_t *body, enum task_input_kind kind, struct task
 	}
 	if (kind == TASK_INPUT_UPDATE && (in->present & ~FIELD_VERSION) == 0) {
 		task_input_free(in);
-		return fail(err, 422, "validation_failed", NULL, "the body names no field to update");
+		return fail(err, 422, "validation_failed", NULL,
+		            "the body names no field to update");
 	}
 	return true;
 }
@@ -131,7 +133,7 @@ static bool parse_title(const json_t *v, struct task_input *in, struct api_error
 	size_t n = jsonx_utf8_length(in->title);
 	if (n == 0 || n > TASK_TITLE_MAX)
 		return fail(err, 422, "validation_failed", "title",
-			    "title must be 1 to %d characters", TASK_TITLE_MAX);
+		            "title must be 1 to %d characters", TASK_TITLE_MAX);
 	return true;
 }
 
@@ -142,12 +144,12 @@ static bool parse_description(const json_t *v, struct task_input *in, struct api
 		v = NULL;
 	else if (!json_is_string(v))
 		return fail(err, 422, "validation_failed", "description",
-			    "description must be a string");
+		            "description must be a string");
 	free(in->description);
 	in->description = strdup(v ? json_string_value(v) : "");
 	if (jsonx_utf8_length(in->description) > TASK_DESCRIPTION_MAX)
 		return fail(err, 422, "validation_failed", "description",
-			    "description must be at most %d characters", TASK_DESCRIPTION_MAX);
+		            "description must be at most %d characters", TASK_DESCRIPTION_MAX);
 	return true;
 }
 
@@ -155,9 +157,11 @@ static bool parse_tags(const json_t *v, struct task_input *in, struct api_error 
 {
 	in->present |= FIELD_TAGS;
 	if (!json_is_array(v))
-		return fail(err, 422, "validation_failed", "tags", "tags must be an array of strings");
+		return fail(err, 422, "validation_failed", "tags",
+		            "tags must be an array of strings");
 	if (json_array_size(v) > TASK_TAGS_MAX)
-		return fail(err, 422, "validation_failed", "tags", "at most %d tags", TASK_TAGS_MAX);
+		return fail(err, 422, "validation_failed", "tags", "at most %d tags",
+		            TASK_TAGS_MAX);
 	for (int i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
 	in->ntags = 0;
@@ -172,13 +176,13 @@ static bool parse_tags(const json_t *v, struct task_input *in, struct api_error 
 		if (n == 0 || n > TASK_TAG_MAX) {
 			free(tag);
 			return fail(err, 422, "validation_failed", "tags",
-				    "each tag must be 1 to %d characters", TASK_TAG_MAX);
+			            "each tag must be 1 to %d characters", TASK_TAG_MAX);
 		}
 		for (int k = 0; k < in->ntags; k++) {
 			if (strcmp(in->tags[k], tag) == 0) {
 				free(tag);
 				return fail(err, 422, "validation_failed", "tags",
-					    "tags must be distinct");
+				            "tags must be distinct");
 			}
 		}
 		in->tags[in->ntags++] = tag;
@@ -193,7 +197,7 @@ static bool parse_due_date(const json_t *v, struct task_input *in, struct api_er
 	if (in->has_due_date &&
 	    (!json_is_string(v) || !iso8601_parse(json_string_value(v), &in->due_date_us)))
 		return fail(err, 422, "validation_failed", "due_date",
-			    "due_date must be an ISO 8601 date-time with an offset, or null");
+		            "due_date must be an ISO 8601 date-time with an offset, or null");
 	return true;
 }
 
@@ -217,10 +221,10 @@ static const char *priority_name(const char *s)
 }
 
 bool task_list_query_parse(const struct query *q, struct task_list_query *out,
-			   struct api_error *err)
+                           struct api_error *err)
 {
 	static const char *const sorts[] = {"created_at", "updated_at", "due_date", "priority",
-					    "title"};
+	                                    "title"};
 	memset(out, 0, sizeof *out);
 	out->sort = SORT_CREATED_AT;
 	out->descending = true;
@@ -238,15 +242,15 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 				out->status = STATUS_COMPLETED;
 			else
 				return fail(err, 400, "bad_request", "status",
-					    "status must be all, pending or completed");
+				            "status must be all, pending or completed");
 		} else if (strcmp(k, "priority") == 0) {
 			if ((out->priority = priority_name(v)) == NULL)
 				return fail(err, 400, "bad_request", "priority",
-					    "priority must be low, medium or high");
+				            "priority must be low, medium or high");
 		} else if (strcmp(k, "tag") == 0) {
 			if (out->ntags == TASK_TAGS_MAX || *v == '\0')
 				return fail(err, 400, "bad_request", "tag",
-					    "give 1 to %d non-empty tags", TASK_TAGS_MAX);
+				            "give 1 to %d non-empty tags", TASK_TAGS_MAX);
 			out->tags[out->ntags++] = v;
 		} else if (strcmp(k, "q") == 0) {
 			if (strlen(v) > TASK_TITLE_MAX * 4)
@@ -254,13 +258,15 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 			out->q = *v ? v : NULL;
 		} else if (strcmp(k, "due_before") == 0) {
 			if (!iso8601_parse(v, &out->due_before_us))
-				return fail(err, 400, "bad_request", "due_before",
-					    "due_before must be an ISO 8601 date-time with an offset");
+				return fail(
+				    err, 400, "bad_request", "due_before",
+				    "due_before must be an ISO 8601 date-time with an offset");
 			out->has_due_before = true;
 		} else if (strcmp(k, "due_after") == 0) {
 			if (!iso8601_parse(v, &out->due_after_us))
-				return fail(err, 400, "bad_request", "due_after",
-					    "due_after must be an ISO 8601 date-time with an offset");
+				return fail(
+				    err, 400, "bad_request", "due_after",
+				    "due_after must be an ISO 8601 date-time with an offset");
 			out->has_due_after = true;
 		} else if (strcmp(k, "sort") == 0) {
 			size_t s = 0;
@@ -268,20 +274,20 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 				s++;
 			if (s == 5)
 				return fail(err, 400, "bad_request", "sort",
-					    "sort must be created_at, updated_at, due_date, "
-					    "priority or title");
+				            "sort must be created_at, updated_at, due_date, "
+				            "priority or title");
 			out->sort = (enum task_sort)s;
 		} else if (strcmp(k, "order") == 0) {
 			if (strcmp(v, "asc") != 0 && strcmp(v, "desc") != 0)
 				return fail(err, 400, "bad_request", "order",
-					    "order must be asc or desc");
+				            "order must be asc or desc");
 			out->descending = strcmp(v, "desc") == 0;
 		} else if (strcmp(k, "limit") == 0) {
 			long n;
 			if (!parse_int(v, 1, TASK_LIST_LIMIT_MAX, &n))
 				return fail(err, 400, "bad_request", "limit",
-					    "limit must be an integer from 1 to %d",
-					    TASK_LIST_LIMIT_MAX);
+				            "limit must be an integer from 1 to %d",
+				            TASK_LIST_LIMIT_MAX);
 			out->limit = (int)n;
 		} else if (strcmp(k, "cursor") == 0) {
 			cursor = v;
@@ -292,7 +298,7 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 		if (!cursor_decode(cursor, &out->cursor) || out->cursor.sort != out->sort ||
 		    out->cursor.descending != out->descending)
 			return fail(err, 400, "bad_request", "cursor",
-				    "cursor is invalid or belongs to another sort order");
+			            "cursor is invalid or belongs to another sort order");
 		out->has_cursor = true;
 	}
 	return true;
@@ -323,7 +329,7 @@ void task_row_write_json(struct strbuf *out, const struct task_row *row)
 	strbuf_append(out, ",\"description\":");
 	jsonx_append_string(out, row->description ? row->description : "");
 	strbuf_append(out, row->completed && row->completed[0] == 't' ? ",\"completed\":true"
-								       : ",\"completed\":false");
+	                                                              : ",\"completed\":false");
 	strbuf_append(out, ",\"completed_at\":");
 	append_time(out, row->completed_at_us);
 	strbuf_append(out, ",\"priority\":");

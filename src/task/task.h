@@ -10,12 +10,12 @@
 #include "http/query.h"
 #include "task/cursor.h"
 
-#define TASK_TITLE_MAX 500
-#define TASK_DESCRIPTION_MAX 10000
-#define TASK_TAGS_MAX 20
-#define TASK_TAG_MAX 50
+#define TASK_TITLE_MAX          500
+#define TASK_DESCRIPTION_MAX    10000
+#define TASK_TAGS_MAX           20
+#define TASK_TAG_MAX            50
 #define TASK_LIST_LIMIT_DEFAULT 50
-#define TASK_LIST_LIMIT_MAX 200
+#define TASK_LIST_LIMIT_MAX     200
 
 /* A 4xx the client gets; message and field are static or copied in. */
 struct api_error {
@@ -43,22 +43,22 @@ struct task_input {
 	char *description;
 	const char *priority; /* "low" | "medium" | "high" (static) */
 	char *tags[TASK_TAGS_MAX];
-	int ntags;          /* distinct (a repeat is a 422), trimmed, in the order given */
-	bool has_due_date;  /* false: due_date was null */
+	int ntags;         /* distinct (a repeat is a 422), trimmed, in the order given */
+	bool has_due_date; /* false: due_date was null */
 	int64_t due_date_us;
 	bool completed;
 	int32_t version;
 };
 
 enum task_input_kind {
-	TASK_INPUT_CREATE, /* title required; version not taken */
-	TASK_INPUT_UPDATE, /* at least one field */
+	TASK_INPUT_CREATE,   /* title required; version not taken */
+	TASK_INPUT_UPDATE,   /* at least one field */
 	TASK_INPUT_COMPLETE, /* only "completed" */
 };
 
 /* Returns false and fills err (422, or 400 when the body is not an object). */
 bool task_input_parse(const json_t *body, enum task_input_kind kind, struct task_input *in,
-		      struct api_error *err);
+                      struct api_error *err);
 void task_input_free(struct task_input *in);
 
 /* Renders tags as a PostgreSQL array literal, e.g. {"a","b \"c\""}; the caller frees it. */
@@ -84,14 +84,14 @@ struct task_list_query {
 /* Reads GET /api/{user_id}/tasks parameters; strings point into q. Returns
  * false with a 400 naming the parameter. */
 bool task_list_query_parse(const struct query *q, struct task_list_query *out,
-			   struct api_error *err);
+                           struct api_error *err);
 
 /* A task row as the store reads it, all columns as text the way PostgreSQL
  * sends them (booleans "t"/"f", times as microseconds since the epoch, tags as
  * a JSON array); NULL columns are NULL. */
 struct task_row {
-	const char *id, *user_id, *title, *description, *completed, *completed_at_us,
-	    *priority, *tags_json, *due_date_us, *created_at_us, *updated_at_us, *version;
+	const char *id, *user_id, *title, *description, *completed, *completed_at_us, *priority,
+	    *tags_json, *due_date_us, *created_at_us, *updated_at_us, *version;
 };
 
 struct strbuf;

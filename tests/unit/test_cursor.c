@@ -44,7 +44,7 @@ static void round_trip(const struct cursor *in)
 static void forge(const char *raw, char *out, size_t cap)
 {
 	sodium_bin2base64(out, cap, (const unsigned char *)raw, strlen(raw),
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 static bool decode_raw(const char *raw, struct cursor *c)
@@ -180,7 +180,7 @@ static void test_forged_structure_rejected(void **state)
 {
 	(void)state;
 	struct cursor c;
-	assert_true(decode_raw("1|0|d|5|100", &c)); /* the control: well formed */
+	assert_true(decode_raw("1|0|d|5|100", &c));  /* the control: well formed */
 	assert_false(decode_raw("2|0|d|5|100", &c)); /* version */
 	assert_false(decode_raw("0|0|d|5|100", &c));
 	assert_false(decode_raw("1|5|d|5|100", &c)); /* no such sort */
@@ -204,7 +204,7 @@ static void test_embedded_nul_rejected(void **state)
 	static const unsigned char raw[] = "1|4|a|5|ab\0cd";
 	char text[64];
 	sodium_bin2base64(text, sizeof text, raw, sizeof raw - 1,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	struct cursor c;
 	assert_false(cursor_decode(text, &c));
 }
@@ -215,7 +215,7 @@ static void test_time_keys(void **state)
 	struct cursor c;
 	assert_true(decode_raw("1|0|a|5|-1", &c));
 	assert_string_equal(c.key, "-1");
-	assert_true(decode_raw("1|1|a|5|12345678901234567", &c)); /* 17 digits */
+	assert_true(decode_raw("1|1|a|5|12345678901234567", &c));   /* 17 digits */
 	assert_false(decode_raw("1|1|a|5|123456789012345678", &c)); /* 18 */
 	assert_false(decode_raw("1|0|a|5|", &c));
 	assert_false(decode_raw("1|0|a|5|-", &c));

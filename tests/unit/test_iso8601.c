@@ -111,7 +111,7 @@ static void test_parse_leap_years(void **state)
 	(void)state;
 	/* Divisible by 4: leap. */
 	assert_int_equal(parse_ok("2024-02-29T00:00:00Z") + 86400 * US_PER_S,
-			 parse_ok("2024-03-01T00:00:00Z"));
+	                 parse_ok("2024-03-01T00:00:00Z"));
 	/* Divisible by 400: leap. */
 	assert_int_equal(parse_ok("2000-02-29T00:00:00Z"), INT64_C(951782400) * US_PER_S);
 	/* Divisible by 100 but not 400: not leap. */
@@ -120,7 +120,7 @@ static void test_parse_leap_years(void **state)
 	/* Not divisible by 4: not leap. */
 	assert_parse_fails("2023-02-29T00:00:00Z");
 	assert_int_equal(parse_ok("2023-02-28T00:00:00Z") + 86400 * US_PER_S,
-			 parse_ok("2023-03-01T00:00:00Z"));
+	                 parse_ok("2023-03-01T00:00:00Z"));
 }
 
 static void test_parse_rejects_junk(void **state)

@@ -23,7 +23,7 @@ static void test_error_with_field(void **state)
 	assert_int_equal(json_object_size(inner), 3);
 	assert_string_equal(json_string_value(json_object_get(inner, "code")), "validation_failed");
 	assert_string_equal(json_string_value(json_object_get(inner, "message")),
-			    "title is required");
+	                    "title is required");
 	assert_string_equal(json_string_value(json_object_get(inner, "field")), "title");
 	json_decref(e);
 }
@@ -40,7 +40,8 @@ static void test_error_without_field(void **state)
 	/* The compact encoding is exactly what a client receives. */
 	size_t len = 0;
 	char *s = jsonx_dump_steal(e, &len);
-	assert_string_equal(s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such resource\"}}");
+	assert_string_equal(
+	    s, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such resource\"}}");
 	assert_int_equal(len, strlen(s));
 	free(s);
 }
@@ -101,7 +102,8 @@ static void test_utf8_length_multibyte(void **state)
 	assert_int_equal(jsonx_utf8_length("\xc3\xa9"), 1);
 	assert_int_equal(jsonx_utf8_length("\xe2\x82\xac"), 1);
 	assert_int_equal(jsonx_utf8_length("\xf0\x9f\x98\x80"), 1);
-	const char *mixed = "caf\xc3\xa9 \xe2\x82\xac" "5 \xf0\x9f\x98\x80!"; /* "café €5 😀!" */
+	const char *mixed = "caf\xc3\xa9 \xe2\x82\xac"
+	                    "5 \xf0\x9f\x98\x80!"; /* "café €5 😀!" */
 	assert_int_equal(strlen(mixed), 16);
 	assert_int_equal(jsonx_utf8_length(mixed), 10);
 	/* Japanese: "日本語" is 3 code points in 9 bytes. */
@@ -143,7 +145,13 @@ static void test_append_string_round_trips(void **state)
 {
 	(void)state;
 	static const char *const samples[] = {
-	    "", "\"", "\\", "\"\"\\\\", "tab\there", "\x7f del", "end\\",
+	    "",
+	    "\"",
+	    "\\",
+	    "\"\"\\\\",
+	    "tab\there",
+	    "\x7f del",
+	    "end\\",
 	    "\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0e\x0f\x10\x1e",
 	    "\xe6\x97\xa5\xe6\x9c\xac \"q\" \\ \r\n",
 	};

@@ -10,8 +10,8 @@
 
 #include "http/router.h"
 
-#define ALL_METHODS                                                                         \
-	(METHOD_GET | METHOD_HEAD | METHOD_POST | METHOD_PUT | METHOD_PATCH | METHOD_DELETE | \
+#define ALL_METHODS                                                                                \
+	(METHOD_GET | METHOD_HEAD | METHOD_POST | METHOD_PUT | METHOD_PATCH | METHOD_DELETE |      \
 	 METHOD_OPTIONS)
 
 static enum route_id match(const char *path, enum http_method method, struct route_match *m)
@@ -133,10 +133,10 @@ static void test_single_task(void **state)
 	assert_string_equal(m.user_id, "u1");
 	assert_int_equal(m.task_id, 42);
 	assert_int_equal(m.allowed,
-			 METHOD_GET | METHOD_HEAD | METHOD_PUT | METHOD_PATCH | METHOD_DELETE);
+	                 METHOD_GET | METHOD_HEAD | METHOD_PUT | METHOD_PATCH | METHOD_DELETE);
 	assert_true(m.method_allowed);
 	static const enum http_method ok[] = {METHOD_GET, METHOD_HEAD, METHOD_PUT, METHOD_PATCH,
-					      METHOD_DELETE};
+	                                      METHOD_DELETE};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		assert_int_equal(match("/api/u1/tasks/42", ok[i], &m), ROUTE_TASK);
 		assert_true(m.method_allowed);
@@ -184,8 +184,7 @@ static void test_trailing_slash(void **state)
 	assert_string_equal(m.user_id, "u1");
 	assert_int_equal(match("/api/u1/tasks/5/", METHOD_GET, &m), ROUTE_TASK);
 	assert_int_equal(m.task_id, 5);
-	assert_int_equal(match("/api/u1/tasks/5/complete/", METHOD_PATCH, &m),
-			 ROUTE_TASK_COMPLETE);
+	assert_int_equal(match("/api/u1/tasks/5/complete/", METHOD_PATCH, &m), ROUTE_TASK_COMPLETE);
 }
 
 static void test_percent_decoded_user_id(void **state)
@@ -275,8 +274,9 @@ static void test_largest_task_id(void **state)
 {
 	(void)state;
 	struct route_match m;
-	assert_int_equal(router_match("/api/u1/tasks/9223372036854775807", strlen("/api/u1/tasks/9223372036854775807"), METHOD_GET, &m),
-			 ROUTE_TASK);
+	assert_int_equal(router_match("/api/u1/tasks/9223372036854775807",
+	                              strlen("/api/u1/tasks/9223372036854775807"), METHOD_GET, &m),
+	                 ROUTE_TASK);
 	assert_true(m.task_id == INT64_MAX);
 }
 

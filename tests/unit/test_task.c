@@ -16,9 +16,9 @@
 #include "task/cursor.h"
 #include "task/task.h"
 
-#define EACUTE "\xc3\xa9"          /* é: 2 bytes */
-#define EURO "\xe2\x82\xac"        /* €: 3 bytes */
-#define GRIN "\xf0\x9f\x98\x80"    /* 😀: 4 bytes */
+#define EACUTE "\xc3\xa9"         /* é: 2 bytes */
+#define EURO   "\xe2\x82\xac"     /* €: 3 bytes */
+#define GRIN   "\xf0\x9f\x98\x80" /* 😀: 4 bytes */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -48,7 +48,7 @@ static void parse_ok_json(json_t *body, enum task_input_kind kind, struct task_i
 	struct api_error err = {0};
 	if (!task_input_parse(body, kind, in, &err))
 		fail_msg("rejected: %d %s field=%s: %s", err.status, err.code, err.field,
-			 err.message);
+		         err.message);
 	json_decref(body);
 }
 
@@ -57,8 +57,8 @@ static void parse_ok(const char *text, enum task_input_kind kind, struct task_in
 	parse_ok_json(J(text), kind, in);
 }
 
-static void parse_fails_json(json_t *body, enum task_input_kind kind, int status,
-			     const char *code, const char *field)
+static void parse_fails_json(json_t *body, enum task_input_kind kind, int status, const char *code,
+                             const char *field)
 {
 	struct api_error err;
 	memset(&err, 0, sizeof err);
@@ -82,8 +82,8 @@ static void parse_fails_json(json_t *body, enum task_input_kind kind, int status
 	assert_int_equal(in.ntags, 0);
 }
 
-static void parse_fails(const char *text, enum task_input_kind kind, int status,
-			const char *code, const char *field)
+static void parse_fails(const char *text, enum task_input_kind kind, int status, const char *code,
+                        const char *field)
 {
 	parse_fails_json(J(text), kind, status, code, field);
 }
@@ -112,11 +112,11 @@ static void test_create_all_fields(void **state)
 	(void)state;
 	struct task_input in;
 	parse_ok("{\"title\":\"Write report\",\"description\":\"Q3 numbers\","
-		 "\"priority\":\"high\",\"tags\":[\"work\",\"urgent\"],"
-		 "\"due_date\":\"2026-11-27T09:00:00+01:00\",\"completed\":true}",
-		 TASK_INPUT_CREATE, &in);
-	assert_int_equal(in.present, FIELD_TITLE | FIELD_DESCRIPTION | FIELD_PRIORITY |
-					 FIELD_TAGS | FIELD_DUE_DATE | FIELD_COMPLETED);
+	         "\"priority\":\"high\",\"tags\":[\"work\",\"urgent\"],"
+	         "\"due_date\":\"2026-11-27T09:00:00+01:00\",\"completed\":true}",
+	         TASK_INPUT_CREATE, &in);
+	assert_int_equal(in.present, FIELD_TITLE | FIELD_DESCRIPTION | FIELD_PRIORITY | FIELD_TAGS |
+	                                 FIELD_DUE_DATE | FIELD_COMPLETED);
 	assert_string_equal(in.title, "Write report");
 	assert_string_equal(in.description, "Q3 numbers");
 	assert_string_equal(in.priority, "high");
@@ -136,7 +136,7 @@ static void test_create_requires_title(void **state)
 	(void)state;
 	parse_fails("{}", TASK_INPUT_CREATE, 422, "validation_failed", "title");
 	parse_fails("{\"description\":\"no title\",\"tags\":[\"a\"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "title");
+	            "validation_failed", "title");
 }
 
 static void test_title_invalid(void **state)
@@ -144,7 +144,7 @@ static void test_title_invalid(void **state)
 	(void)state;
 	parse_fails("{\"title\":\"\"}", TASK_INPUT_CREATE, 422, "validation_failed", "title");
 	parse_fails("{\"title\":\"   \\t\\n  \"}", TASK_INPUT_CREATE, 422, "validation_failed",
-		    "title");
+	            "title");
 	parse_fails("{\"title\":42}", TASK_INPUT_CREATE, 422, "validation_failed", "title");
 	parse_fails("{\"title\":null}", TASK_INPUT_CREATE, 422, "validation_failed", "title");
 	parse_fails("{\"title\":[\"a\"]}", TASK_INPUT_UPDATE, 422, "validation_failed", "title");
@@ -169,11 +169,11 @@ static void test_title_counts_code_points(void **state)
 	/* 501 code points, multibyte or not, is one too many. */
 	s = repeat(EURO, TASK_TITLE_MAX + 1);
 	parse_fails_json(json_pack("{s:s}", "title", s), TASK_INPUT_CREATE, 422,
-			 "validation_failed", "title");
+	                 "validation_failed", "title");
 	free(s);
 	s = repeat("a", TASK_TITLE_MAX + 1);
 	parse_fails_json(json_pack("{s:s}", "title", s), TASK_INPUT_CREATE, 422,
-			 "validation_failed", "title");
+	                 "validation_failed", "title");
 	free(s);
 }
 
@@ -213,16 +213,16 @@ static void test_description(void **state)
 	/* 10000 three-byte characters fit; 10001 do not. */
 	char *s = repeat(EURO, TASK_DESCRIPTION_MAX);
 	parse_ok_json(json_pack("{s:s, s:s}", "title", "t", "description", s), TASK_INPUT_CREATE,
-		      &in);
+	              &in);
 	assert_int_equal(strlen(in.description), 3 * TASK_DESCRIPTION_MAX);
 	task_input_free(&in);
 	free(s);
 	s = repeat("d", TASK_DESCRIPTION_MAX + 1);
-	parse_fails_json(json_pack("{s:s, s:s}", "title", "t", "description", s),
-			 TASK_INPUT_CREATE, 422, "validation_failed", "description");
+	parse_fails_json(json_pack("{s:s, s:s}", "title", "t", "description", s), TASK_INPUT_CREATE,
+	                 422, "validation_failed", "description");
 	free(s);
 	parse_fails("{\"title\":\"t\",\"description\":7}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "description");
+	            "validation_failed", "description");
 }
 
 static void test_tags_trim_and_distinct(void **state)
@@ -230,7 +230,7 @@ static void test_tags_trim_and_distinct(void **state)
 	(void)state;
 	struct task_input in;
 	parse_ok("{\"title\":\"t\",\"tags\":[\" home \",\"work\",\"Work\",\"\\tx\"]}",
-		 TASK_INPUT_CREATE, &in);
+	         TASK_INPUT_CREATE, &in);
 	assert_true(in.present & FIELD_TAGS);
 	assert_int_equal(in.ntags, 4);
 	assert_string_equal(in.tags[0], "home");
@@ -241,9 +241,9 @@ static void test_tags_trim_and_distinct(void **state)
 
 	/* The same tag twice, also once trimmed, is an error rather than merged. */
 	parse_fails("{\"title\":\"t\",\"tags\":[\"home\",\"home\"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 	parse_fails("{\"title\":\"t\",\"tags\":[\" a\",\"a \"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 
 	parse_ok("{\"tags\":[]}", TASK_INPUT_UPDATE, &in);
 	assert_int_equal(in.present, FIELD_TAGS);
@@ -269,7 +269,7 @@ static void test_tags_count_limit(void **state)
 
 	json_array_append_new(tags, json_string("one-more"));
 	parse_fails_json(json_pack("{s:s, s:o}", "title", "t", "tags", tags), TASK_INPUT_CREATE,
-			 422, "validation_failed", "tags");
+	                 422, "validation_failed", "tags");
 }
 
 static void test_tag_length(void **state)
@@ -281,30 +281,30 @@ static void test_tag_length(void **state)
 	char padded[512];
 	snprintf(padded, sizeof padded, "  %s ", s);
 	parse_ok_json(json_pack("{s:s, s:[s]}", "title", "t", "tags", padded), TASK_INPUT_CREATE,
-		      &in);
+	              &in);
 	assert_int_equal(in.ntags, 1);
 	assert_string_equal(in.tags[0], s);
 	task_input_free(&in);
 	free(s);
 	s = repeat(EACUTE, TASK_TAG_MAX + 1);
 	parse_fails_json(json_pack("{s:s, s:[s, s]}", "title", "t", "tags", "ok", s),
-			 TASK_INPUT_CREATE, 422, "validation_failed", "tags");
+	                 TASK_INPUT_CREATE, 422, "validation_failed", "tags");
 	free(s);
 	parse_fails("{\"title\":\"t\",\"tags\":[\"a\",\"  \"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 	parse_fails("{\"title\":\"t\",\"tags\":[\"\"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 }
 
 static void test_tags_wrong_types(void **state)
 {
 	(void)state;
 	parse_fails("{\"title\":\"t\",\"tags\":\"a,b\"}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 	parse_fails("{\"title\":\"t\",\"tags\":[\"a\",1]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 	parse_fails("{\"title\":\"t\",\"tags\":[null]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 	parse_fails("{\"tags\":null}", TASK_INPUT_UPDATE, 422, "validation_failed", "tags");
 }
 
@@ -321,14 +321,12 @@ static void test_priority(void **state)
 		task_input_free(&in);
 	}
 	parse_fails("{\"priority\":\"HIGH\"}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "priority");
+	            "priority");
 	parse_fails("{\"priority\":\"urgent\"}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "priority");
-	parse_fails("{\"priority\":\"\"}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "priority");
+	            "priority");
+	parse_fails("{\"priority\":\"\"}", TASK_INPUT_UPDATE, 422, "validation_failed", "priority");
 	parse_fails("{\"priority\":2}", TASK_INPUT_UPDATE, 422, "validation_failed", "priority");
-	parse_fails("{\"priority\":null}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "priority");
+	parse_fails("{\"priority\":null}", TASK_INPUT_UPDATE, 422, "validation_failed", "priority");
 }
 
 static void test_due_date(void **state)
@@ -349,13 +347,13 @@ static void test_due_date(void **state)
 	task_input_free(&in);
 
 	parse_fails("{\"title\":\"t\",\"due_date\":\"2026-01-02T03:04:05\"}", TASK_INPUT_CREATE,
-		    422, "validation_failed", "due_date");
+	            422, "validation_failed", "due_date");
 	parse_fails("{\"title\":\"t\",\"due_date\":\"2026-01-02\"}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "due_date");
+	            "validation_failed", "due_date");
 	parse_fails("{\"title\":\"t\",\"due_date\":\"2026-02-30T00:00:00Z\"}", TASK_INPUT_CREATE,
-		    422, "validation_failed", "due_date");
+	            422, "validation_failed", "due_date");
 	parse_fails("{\"title\":\"t\",\"due_date\":1767225600}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "due_date");
+	            "validation_failed", "due_date");
 }
 
 static void test_completed(void **state)
@@ -371,11 +369,10 @@ static void test_completed(void **state)
 	assert_false(in.completed);
 	task_input_free(&in);
 	parse_fails("{\"completed\":\"true\"}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "completed");
-	parse_fails("{\"completed\":1}", TASK_INPUT_UPDATE, 422, "validation_failed",
-		    "completed");
+	            "completed");
+	parse_fails("{\"completed\":1}", TASK_INPUT_UPDATE, 422, "validation_failed", "completed");
 	parse_fails("{\"completed\":null}", TASK_INPUT_COMPLETE, 422, "validation_failed",
-		    "completed");
+	            "completed");
 }
 
 static void test_version_only_for_update(void **state)
@@ -390,19 +387,19 @@ static void test_version_only_for_update(void **state)
 	assert_int_equal(in.version, INT32_MAX);
 	task_input_free(&in);
 
-	parse_fails("{\"title\":\"t\",\"version\":0}", TASK_INPUT_UPDATE, 422,
-		    "validation_failed", "version");
-	parse_fails("{\"title\":\"t\",\"version\":-1}", TASK_INPUT_UPDATE, 422,
-		    "validation_failed", "version");
+	parse_fails("{\"title\":\"t\",\"version\":0}", TASK_INPUT_UPDATE, 422, "validation_failed",
+	            "version");
+	parse_fails("{\"title\":\"t\",\"version\":-1}", TASK_INPUT_UPDATE, 422, "validation_failed",
+	            "version");
 	parse_fails("{\"title\":\"t\",\"version\":2147483648}", TASK_INPUT_UPDATE, 422,
-		    "validation_failed", "version");
+	            "validation_failed", "version");
 	parse_fails("{\"title\":\"t\",\"version\":\"3\"}", TASK_INPUT_UPDATE, 422,
-		    "validation_failed", "version");
+	            "validation_failed", "version");
 	parse_fails("{\"title\":\"t\",\"version\":1.0}", TASK_INPUT_UPDATE, 422,
-		    "validation_failed", "version");
+	            "validation_failed", "version");
 	/* Creating takes no version. */
 	parse_fails("{\"title\":\"t\",\"version\":1}", TASK_INPUT_CREATE, 422, "unknown_field",
-		    "version");
+	            "version");
 }
 
 static void test_unknown_field(void **state)
@@ -422,7 +419,7 @@ static void test_unknown_field(void **state)
 	parse_fails("{\"id\":5}", TASK_INPUT_UPDATE, 422, "unknown_field", "id");
 	parse_fails("{\"Title\":\"t\"}", TASK_INPUT_UPDATE, 422, "unknown_field", "Title");
 	parse_fails("{\"user_id\":\"someone-else\",\"title\":\"t\"}", TASK_INPUT_CREATE, 422,
-		    "unknown_field", "user_id");
+	            "unknown_field", "user_id");
 }
 
 static void test_unknown_field_long_name(void **state)
@@ -446,10 +443,10 @@ static void test_unknown_field_long_name(void **state)
 static void test_body_not_object(void **state)
 {
 	(void)state;
-	static const char *const bodies[] = {"[]", "[{\"title\":\"t\"}]", "\"title\"", "null",
-					     "42", "true"};
+	static const char *const bodies[] = {
+	    "[]", "[{\"title\":\"t\"}]", "\"title\"", "null", "42", "true"};
 	static const enum task_input_kind kinds[] = {TASK_INPUT_CREATE, TASK_INPUT_UPDATE,
-						     TASK_INPUT_COMPLETE};
+	                                             TASK_INPUT_COMPLETE};
 	for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++)
 		for (size_t k = 0; k < 3; k++)
 			parse_fails(bodies[b], kinds[k], 400, "bad_json", "");
@@ -481,7 +478,7 @@ static void test_complete_kind(void **state)
 	task_input_free(&in);
 	/* Anything but "completed" is unknown here, even fields UPDATE takes. */
 	parse_fails("{\"completed\":true,\"title\":\"t\"}", TASK_INPUT_COMPLETE, 422,
-		    "unknown_field", "title");
+	            "unknown_field", "title");
 	parse_fails("{\"version\":1}", TASK_INPUT_COMPLETE, 422, "unknown_field", "version");
 	/* An empty object parses; the handler decides what a missing
 	 * "completed" means (it checks FIELD_COMPLETED). */
@@ -496,10 +493,10 @@ static void test_failure_after_allocations_frees(void **state)
 	/* Title, description and tags are allocated before the bad field; the
 	 * parser must release them (ASan's leak check watches this). */
 	parse_fails("{\"title\":\"t\",\"description\":\"d\",\"tags\":[\"a\",\"b\"],"
-		    "\"priority\":\"none\"}",
-		    TASK_INPUT_CREATE, 422, "validation_failed", "priority");
+	            "\"priority\":\"none\"}",
+	            TASK_INPUT_CREATE, 422, "validation_failed", "priority");
 	parse_fails("{\"title\":\"t\",\"tags\":[\"a\",\"b\",\"\"]}", TASK_INPUT_CREATE, 422,
-		    "validation_failed", "tags");
+	            "validation_failed", "tags");
 }
 
 /* ---- task_tags_pg_array ----------------------------------------------- */
@@ -527,14 +524,14 @@ static void test_pg_array(void **state)
 	assert_pg_array("{\"tags\":[\"back\\\\slash\"]}", "{\"back\\\\slash\"}");
 	assert_pg_array("{\"tags\":[\"\\\\\\\"\"]}", "{\"\\\\\\\"\"}");
 	assert_pg_array("{\"tags\":[\"a,b\",\"{c}\",\"NULL\",\"x y\"]}",
-			"{\"a,b\",\"{c}\",\"NULL\",\"x y\"}");
+	                "{\"a,b\",\"{c}\",\"NULL\",\"x y\"}");
 	assert_pg_array("{\"tags\":[\"caf\\u00e9\"]}", "{\"caf" EACUTE "\"}");
 }
 
 /* ---- task_list_query_parse -------------------------------------------- */
 
 static bool list_parse(const char *qs, struct query *q, struct task_list_query *out,
-		       struct api_error *err)
+                       struct api_error *err)
 {
 	if (!query_parse(qs, strlen(qs), q))
 		fail_msg("bad test query %s", qs);
@@ -673,8 +670,9 @@ static void test_list_due_range(void **state)
 	struct query q;
 	struct task_list_query out;
 	struct api_error err;
-	assert_true(list_parse("due_before=2026-01-01T00:00:00%2B02:00&due_after=1970-01-01T00:00:01Z",
-			       &q, &out, &err));
+	assert_true(
+	    list_parse("due_before=2026-01-01T00:00:00%2B02:00&due_after=1970-01-01T00:00:01Z", &q,
+	               &out, &err));
 	assert_true(out.has_due_before);
 	assert_true(out.has_due_after);
 	int64_t expected;
@@ -696,10 +694,10 @@ static void test_list_sort_and_order(void **state)
 		const char *name;
 		enum task_sort sort;
 	} sorts[] = {{"created_at", SORT_CREATED_AT},
-		     {"updated_at", SORT_UPDATED_AT},
-		     {"due_date", SORT_DUE_DATE},
-		     {"priority", SORT_PRIORITY},
-		     {"title", SORT_TITLE}};
+	             {"updated_at", SORT_UPDATED_AT},
+	             {"due_date", SORT_DUE_DATE},
+	             {"priority", SORT_PRIORITY},
+	             {"title", SORT_TITLE}};
 	struct query q;
 	struct task_list_query out;
 	struct api_error err;
@@ -853,12 +851,13 @@ static void test_row_json_full(void **state)
 	};
 	char *s = render(&row);
 	assert_string_equal(
-	    s, "{\"id\":42,\"user_id\":\"user-1\",\"title\":\"Write report\",\"description\":\"Q3\","
-	       "\"completed\":true,\"completed_at\":\"2024-03-15T12:34:56.123Z\","
-	       "\"priority\":\"high\",\"tags\":[\"work\",\"urgent\"],"
-	       "\"due_date\":\"1969-12-31T23:59:59.999Z\","
-	       "\"created_at\":\"1970-01-01T00:00:00.000Z\","
-	       "\"updated_at\":\"2000-02-29T00:00:00.000Z\",\"version\":7}");
+	    s,
+	    "{\"id\":42,\"user_id\":\"user-1\",\"title\":\"Write report\",\"description\":\"Q3\","
+	    "\"completed\":true,\"completed_at\":\"2024-03-15T12:34:56.123Z\","
+	    "\"priority\":\"high\",\"tags\":[\"work\",\"urgent\"],"
+	    "\"due_date\":\"1969-12-31T23:59:59.999Z\","
+	    "\"created_at\":\"1970-01-01T00:00:00.000Z\","
+	    "\"updated_at\":\"2000-02-29T00:00:00.000Z\",\"version\":7}");
 	free(s);
 }
 
@@ -886,9 +885,9 @@ static void test_row_json_nulls(void **state)
 	assert_true(json_is_array(tags));
 	assert_int_equal(json_array_size(tags), 0);
 	assert_string_equal(json_string_value(json_object_get(j, "created_at")),
-			    "1970-01-01T00:00:00.001Z");
+	                    "1970-01-01T00:00:00.001Z");
 	assert_string_equal(json_string_value(json_object_get(j, "updated_at")),
-			    "1970-01-01T00:00:00.002Z");
+	                    "1970-01-01T00:00:00.002Z");
 	assert_int_equal(json_integer_value(json_object_get(j, "version")), 1);
 	json_decref(j);
 
@@ -919,10 +918,9 @@ static void test_row_json_escapes_text(void **state)
 	json_t *j = render_parsed(&row);
 	assert_string_equal(json_string_value(json_object_get(j, "user_id")), row.user_id);
 	assert_string_equal(json_string_value(json_object_get(j, "title")), row.title);
-	assert_string_equal(json_string_value(json_object_get(j, "description")),
-			    row.description);
+	assert_string_equal(json_string_value(json_object_get(j, "description")), row.description);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "tags"), 0)),
-			    "a\"b");
+	                    "a\"b");
 	json_decref(j);
 }
 
@@ -958,9 +956,27 @@ static void test_if_match_rejected(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-	    "",      "0",   "\"0\"",  "W/\"0\"",      "-1",          "\"\"",     "W/\"\"",
-	    "W/",    "*",   "abc",    "\"abc\"",      "3a",          " 3",       "3 ",
-	    "\"3",   "3\"", "w/\"3\"", "2147483648", "\"2147483648\"", "1.5",    "\"3\", \"4\"",
+	    "",
+	    "0",
+	    "\"0\"",
+	    "W/\"0\"",
+	    "-1",
+	    "\"\"",
+	    "W/\"\"",
+	    "W/",
+	    "*",
+	    "abc",
+	    "\"abc\"",
+	    "3a",
+	    " 3",
+	    "3 ",
+	    "\"3",
+	    "3\"",
+	    "w/\"3\"",
+	    "2147483648",
+	    "\"2147483648\"",
+	    "1.5",
+	    "\"3\", \"4\"",
 	    "99999999999999999999999999999999999",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

@@ -18,7 +18,7 @@
 
 #include "auth/token.h"
 
-#define NOW INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
+#define NOW    INT64_C(1767225600) /* 2026-01-01T00:00:00Z */
 #define SECRET "test-secret-0123456789-abcdefghijklmnop"
 
 static const struct token_keys hs_keys = {
@@ -62,15 +62,14 @@ static char *assemble(const char *header, const char *payload, const char *sig_p
 }
 
 /* A token signed by hand with HMAC-SHA256 over any header and payload text. */
-static char *hand_hs256(const char *header, const char *payload, const void *key,
-			size_t key_len)
+static char *hand_hs256(const char *header, const char *payload, const void *key, size_t key_len)
 {
 	char *unsigned_part = assemble(header, payload, "");
 	size_t n = strlen(unsigned_part) - 1; /* drop the trailing '.' */
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int mac_len = 0;
 	assert_non_null(HMAC(EVP_sha256(), key, (int)key_len, (unsigned char *)unsigned_part, n,
-			     mac, &mac_len));
+	                     mac, &mac_len));
 	char *sig = b64url(mac, mac_len);
 	size_t len = n + 1 + strlen(sig) + 1;
 	char *t = malloc(len);
@@ -84,12 +83,11 @@ static char *hand_hs256(const char *header, const char *payload, const void *key
 static char *hand_hs256_secret(const char *payload)
 {
 	return hand_hs256("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, SECRET,
-			  sizeof SECRET - 1);
+	                  sizeof SECRET - 1);
 }
 
 /* A token signed by libjwt with any algorithm and key. */
-static char *libjwt_token(jwt_alg_t alg, const void *key, size_t key_len, const char *sub,
-			  long exp)
+static char *libjwt_token(jwt_alg_t alg, const void *key, size_t key_len, const char *sub, long exp)
 {
 	jwt_t *jwt = NULL;
 	assert_int_equal(jwt_new(&jwt), 0);
@@ -106,7 +104,7 @@ static char *libjwt_token(jwt_alg_t alg, const void *key, size_t key_len, const 
 }
 
 static enum token_status verify(const struct token_keys *keys, const char *token,
-				struct token_claims *claims)
+                                struct token_claims *claims)
 {
 	memset(claims, 0x55, sizeof *claims);
 	enum token_status st = token_verify(keys, token, NOW, claims);
@@ -116,13 +114,13 @@ static enum token_status verify(const struct token_keys *keys, const char *token
 }
 
 static void assert_verify(const struct token_keys *keys, const char *token,
-			  enum token_status expected)
+                          enum token_status expected)
 {
 	struct token_claims claims;
 	enum token_status st = verify(keys, token, &claims);
 	if (st != expected)
 		fail_msg("token_verify gave %d (%s), expected %d (%s) for %.120s", (int)st,
-			 token_status_text(st), (int)expected, token_status_text(expected), token);
+		         token_status_text(st), (int)expected, token_status_text(expected), token);
 }
 
 static void pem_from_bio(BIO *bio, char **out, size_t *len)
@@ -217,7 +215,7 @@ static void test_expiry_and_leeway(void **state)
 	assert_non_null(t);
 	assert_int_equal(token_verify(&hs_keys, t, NOW, &claims), TOKEN_EXPIRED);
 	/* Within the 30 s leeway it is still good. */
-	assert_int_equal(token_verify(&hs_keys, t, NOW - 10, &claims), TOKEN_OK); /* exp+30 */
+	assert_int_equal(token_verify(&hs_keys, t, NOW - 10, &claims), TOKEN_OK);     /* exp+30 */
 	assert_int_equal(token_verify(&hs_keys, t, NOW - 9, &claims), TOKEN_EXPIRED); /* exp+31 */
 	assert_int_equal(token_verify(&hs_keys, t, NOW - 41, &claims), TOKEN_OK);
 	free(t);
@@ -228,7 +226,7 @@ static void test_wrong_secret(void **state)
 	(void)state;
 	char *t = token_issue(&hs_keys, "u", NOW, 3600);
 	struct token_keys other = {.secret = (const unsigned char *)"another-secret",
-				   .secret_len = 14};
+	                           .secret_len = 14};
 	assert_verify(&other, t, TOKEN_BAD_SIGNATURE);
 	/* A secret that is a prefix of the right one is still wrong. */
 	other.secret = hs_keys.secret;
@@ -339,9 +337,9 @@ static void test_subject(void **state)
 static void test_alg_none(void **state)
 {
 	(void)state;
-	static const char *const headers[] = {
-	    "{\"alg\":\"none\",\"typ\":\"JWT\"}", "{\"alg\":\"None\",\"typ\":\"JWT\"}",
-	    "{\"alg\":\"NONE\"}", "{\"alg\":\"nOnE\"}"};
+	static const char *const headers[] = {"{\"alg\":\"none\",\"typ\":\"JWT\"}",
+	                                      "{\"alg\":\"None\",\"typ\":\"JWT\"}",
+	                                      "{\"alg\":\"NONE\"}", "{\"alg\":\"nOnE\"}"};
 	const char *payload = "{\"sub\":\"admin\",\"exp\":1767229200}";
 	struct token_keys with_pem = rsa_keys();
 	for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
@@ -370,11 +368,11 @@ static void test_hs384_hs512_unsupported(void **state)
 	free(t);
 	/* The header's name is compared exactly. */
 	static const char *const headers[] = {"{\"alg\":\"hs256\"}", "{\"alg\":\"HS256 \"}",
-					      "{\"alg\":\"PS256\"}", "{\"alg\":\"ES384\"}",
-					      "{\"alg\":\"RS512\"}"};
+	                                      "{\"alg\":\"PS256\"}", "{\"alg\":\"ES384\"}",
+	                                      "{\"alg\":\"RS512\"}"};
 	for (size_t i = 0; i < sizeof headers / sizeof headers[0]; i++) {
 		t = hand_hs256(headers[i], "{\"sub\":\"u\",\"exp\":1767229200}", SECRET,
-			       sizeof SECRET - 1);
+		               sizeof SECRET - 1);
 		assert_verify(&hs_keys, t, TOKEN_UNSUPPORTED_ALG);
 		free(t);
 	}
@@ -383,8 +381,8 @@ static void test_hs384_hs512_unsupported(void **state)
 static void test_rs256_without_public_key(void **state)
 {
 	(void)state;
-	char *t = libjwt_token(JWT_ALG_RS256, rsa.private_pem, rsa.private_len, "u",
-			       (long)NOW + 60);
+	char *t =
+	    libjwt_token(JWT_ALG_RS256, rsa.private_pem, rsa.private_len, "u", (long)NOW + 60);
 	assert_verify(&hs_keys, t, TOKEN_UNSUPPORTED_ALG);
 	struct token_keys empty_pem = hs_keys;
 	empty_pem.public_pem = (const unsigned char *)"";
@@ -398,7 +396,7 @@ static void test_rs256_ok(void **state)
 	(void)state;
 	struct token_keys keys = rsa_keys();
 	char *t = libjwt_token(JWT_ALG_RS256, rsa.private_pem, rsa.private_len, "rsa-user",
-			       (long)NOW + 600);
+	                       (long)NOW + 600);
 	struct token_claims claims;
 	assert_int_equal(verify(&keys, t, &claims), TOKEN_OK);
 	assert_string_equal(claims.sub, "rsa-user");
@@ -419,8 +417,8 @@ static void test_rs256_wrong_public_key(void **state)
 	struct token_keys keys = hs_keys;
 	keys.public_pem = (const unsigned char *)rsa.other_public_pem;
 	keys.public_pem_len = rsa.other_public_len;
-	char *t = libjwt_token(JWT_ALG_RS256, rsa.private_pem, rsa.private_len, "u",
-			       (long)NOW + 60);
+	char *t =
+	    libjwt_token(JWT_ALG_RS256, rsa.private_pem, rsa.private_len, "u", (long)NOW + 60);
 	assert_verify(&keys, t, TOKEN_BAD_SIGNATURE);
 	free(t);
 }
@@ -430,13 +428,12 @@ static void test_algorithm_confusion(void **state)
 	(void)state;
 	struct token_keys keys = rsa_keys();
 	/* The classic attack: HS256 keyed with the server's public key text. */
-	char *t = libjwt_token(JWT_ALG_HS256, rsa.public_pem, rsa.public_len, "admin",
-			       (long)NOW + 600);
+	char *t =
+	    libjwt_token(JWT_ALG_HS256, rsa.public_pem, rsa.public_len, "admin", (long)NOW + 600);
 	/* Sanity: the token really is HMAC'd with the PEM text. */
 	jwt_t *jwt = NULL;
-	assert_int_equal(jwt_decode(&jwt, t, (const unsigned char *)rsa.public_pem,
-				    (int)rsa.public_len),
-			 0);
+	assert_int_equal(
+	    jwt_decode(&jwt, t, (const unsigned char *)rsa.public_pem, (int)rsa.public_len), 0);
 	jwt_free(jwt);
 	struct token_claims claims;
 	enum token_status st = verify(&keys, t, &claims);
@@ -447,13 +444,13 @@ static void test_algorithm_confusion(void **state)
 
 	/* The mirror image: an RS256 header over an HMAC made with the PEM. */
 	t = hand_hs256("{\"alg\":\"RS256\",\"typ\":\"JWT\"}",
-		       "{\"sub\":\"admin\",\"exp\":1767229200}", rsa.public_pem, rsa.public_len);
+	               "{\"sub\":\"admin\",\"exp\":1767229200}", rsa.public_pem, rsa.public_len);
 	assert_verify(&keys, t, TOKEN_BAD_SIGNATURE);
 	free(t);
 
 	/* An ES256 header checked against an RSA key never passes. */
 	t = hand_hs256("{\"alg\":\"ES256\"}", "{\"sub\":\"admin\",\"exp\":1767229200}",
-		       rsa.public_pem, rsa.public_len);
+	               rsa.public_pem, rsa.public_len);
 	assert_verify(&keys, t, TOKEN_BAD_SIGNATURE);
 	free(t);
 }
@@ -513,8 +510,8 @@ static void test_malformed_after_valid_header(void **state)
 {
 	(void)state;
 	/* A good HS256 header followed by junk: the signature check refuses it. */
-	static const char *const tails[] = {"", ".", "e30", "e30.", "!!!.sig", "e30.!!!",
-					    "bm90IGpzb24.c2ln", "e30.sig.extra"};
+	static const char *const tails[] = {
+	    "", ".", "e30", "e30.", "!!!.sig", "e30.!!!", "bm90IGpzb24.c2ln", "e30.sig.extra"};
 	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
 		char t[128];
 		snprintf(t, sizeof t, "eyJhbGciOiJIUzI1NiJ9.%s", tails[i]);
@@ -534,10 +531,9 @@ static void test_malformed_after_valid_header(void **state)
 static void test_status_text(void **state)
 {
 	(void)state;
-	static const enum token_status all[] = {TOKEN_OK,	    TOKEN_MALFORMED,
-						TOKEN_UNSUPPORTED_ALG, TOKEN_BAD_SIGNATURE,
-						TOKEN_EXPIRED,	    TOKEN_NOT_YET_VALID,
-						TOKEN_NO_SUBJECT};
+	static const enum token_status all[] = {
+	    TOKEN_OK,      TOKEN_MALFORMED,     TOKEN_UNSUPPORTED_ALG, TOKEN_BAD_SIGNATURE,
+	    TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, TOKEN_NO_SUBJECT};
 	const size_t n = sizeof all / sizeof all[0];
 	for (size_t i = 0; i < n; i++) {
 		const char *a = token_status_text(all[i]);
