@@ -27,4 +27,8 @@ void api_task_complete(struct call *c);
 struct reply;
 void api_reply_store_failure(struct reply *r, int store_result);
 
+/* For a job's start step: with no connection lent (the database is down),
+ * answers 503, finishes the job and returns true. */
+bool api_finish_if_down(struct call_job *job, struct db_conn *conn);
+
 #endif

@@ -75,11 +75,8 @@ static void sign_up_hashed(struct call_job *base)
 static void sign_up_start(struct call_job *base, struct db_conn *conn)
 {
 	struct auth_job *job = (struct auth_job *)base;
-	if (conn == NULL) {
-		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
-		call_job_finish(base);
+	if (api_finish_if_down(base, conn))
 		return;
-	}
 	new_user_id(job->user_id);
 	users_send_insert(conn, job->user_id, job->email, job->name, job->password_hash);
 }
@@ -114,10 +111,9 @@ void api_sign_in(struct call *c)
 static void sign_in_start(struct call_job *base, struct db_conn *conn)
 {
 	struct auth_job *job = (struct auth_job *)base;
-	if (conn == NULL) {
-		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
-		call_job_finish(base);
-	} else if (base->step == SIGN_IN_CLEAR) {
+	if (api_finish_if_down(base, conn))
+		return;
+	if (base->step == SIGN_IN_CLEAR) {
 		sign_in_send_clear(conn, job->email);
 	} else {
 		base->step = SIGN_IN_ATTEMPT;
@@ -214,11 +210,8 @@ void api_me(struct call *c)
 static void me_start(struct call_job *base, struct db_conn *conn)
 {
 	struct auth_job *job = (struct auth_job *)base;
-	if (conn == NULL) {
-		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
-		call_job_finish(base);
+	if (api_finish_if_down(base, conn))
 		return;
-	}
 	users_send_get(conn, job->user_id);
 }
 

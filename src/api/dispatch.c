@@ -44,6 +44,15 @@ void api_dispatch(struct call *c)
 	call_respond_error(c, 404, "not_found", "no such resource", NULL);
 }
 
+bool api_finish_if_down(struct call_job *job, struct db_conn *conn)
+{
+	if (conn)
+		return false;
+	api_reply_store_failure(&job->reply, STORE_UNAVAILABLE);
+	call_job_finish(job);
+	return true;
+}
+
 void api_reply_store_failure(struct reply *r, int store_result)
 {
 	if (store_result == STORE_UNAVAILABLE)

@@ -36,7 +36,6 @@ enum {
 
 static struct task_job *new_task_job(struct call *c);
 static void free_task_job(struct call_job *base);
-static bool finish_if_down(struct call_job *base, struct db_conn *conn);
 static bool read_if_match(struct call *c, struct task_job *job);
 static bool read_idempotency_key(struct call *c, struct task_job *job, const json_t *body);
 static void reply_task(struct reply *r, int status, struct task_doc *task);
@@ -143,7 +142,7 @@ void api_task_delete(struct call *c)
 static void list_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!finish_if_down(base, conn))
+	if (!api_finish_if_down(base, conn))
 		tasks_send_list(conn, job->user_id, &job->list);
 }
 
@@ -164,7 +163,7 @@ static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r
 static void create_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (finish_if_down(base, conn))
+	if (api_finish_if_down(base, conn))
 		return;
 	if (job->idempotency_key) {
 		base->step = CREATE_FIND;
@@ -265,6 +264,10 @@ static void idempotent_create_result(struct call_job *base, struct db_conn *conn
 		PQclear(r);
 		break; /* the reply is the 201 built at CREATE_INSERT */
 	case CREATE_ROLLBACK:
+		if ((res = store_check(r, "rollback")) != STORE_OK) {
+			api_reply_store_failure(reply, res);
+			break;
+		}
 		PQclear(r);
 		base->step = CREATE_FIND_AGAIN;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
@@ -294,21 +297,21 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 static void get_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!finish_if_down(base, conn))
+	if (!api_finish_if_down(base, conn))
 		tasks_send_get(conn, job->user_id, job->task_id);
 }
 
 static void update_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!finish_if_down(base, conn))
+	if (!api_finish_if_down(base, conn))
 		tasks_send_update(conn, job->user_id, job->task_id, &job->input, job->if_match);
 }
 
 static void delete_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!finish_if_down(base, conn))
+	if (!api_finish_if_down(base, conn))
 		tasks_send_delete(conn, job->user_id, job->task_id, job->if_match);
 }
 
@@ -331,14 +334,6 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 	call_job_finish(base);
 }
 
-static bool finish_if_down(struct call_job *base, struct db_conn *conn)
-{
-	if (conn)
-		return false;
-	api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
-	call_job_finish(base);
-	return true;
-}
 
 static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task)
 {
