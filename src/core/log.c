@@ -1,6 +1,7 @@
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -10,8 +11,15 @@
 #include "core/jsonx.h"
 #include "core/strbuf.h"
 
+#define BUFFER_FLUSH_AT (64 * 1024)
+
 static int current_level = LOG_INFO;
+/* Per thread: whether lines wait for log_flush, and the lines waiting. */
+static __thread bool buffering;
+static __thread struct strbuf pending;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+static void write_all(const char *p, size_t n);
 
 void log_set_level(int level)
 {
@@ -73,8 +81,44 @@ void log_fields(int level, const char *msg, ...)
 	}
 	va_end(ap);
 	strbuf_append(&b, "}\n");
-	/* One write per line keeps lines whole when threads log at once. */
-	ssize_t ignored = write(STDERR_FILENO, b.data, b.len);
-	(void)ignored;
+	if (buffering) {
+		strbuf_append_len(&pending, b.data, b.len);
+		if (pending.len >= BUFFER_FLUSH_AT || level >= LOG_ERROR)
+			log_flush();
+	} else {
+		write_all(b.data, b.len);
+	}
 	strbuf_free(&b);
+}
+
+void log_buffer_this_thread(void)
+{
+	buffering = true;
+}
+
+void log_unbuffer_this_thread(void)
+{
+	log_flush();
+	strbuf_free(&pending);
+	buffering = false;
+}
+
+void log_flush(void)
+{
+	if (pending.len == 0)
+		return;
+	write_all(pending.data, pending.len);
+	pending.len = 0;
+}
+
+/* Whole lines in one write each call keep lines from interleaving. */
+static void write_all(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w <= 0)
+			return; /* nowhere to log to: drop rather than spin */
+		p += w;
+		n -= (size_t)w;
+	}
 }

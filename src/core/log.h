@@ -16,6 +16,14 @@ int log_enabled(int level);
  *   log_fields(LOG_INFO, "request", "s:method", "GET", "i:status", 200LL, NULL); */
 void log_fields(int level, const char *msg, ...);
 
+/* An event loop logs a line per request: its thread collects the lines and
+ * writes them together once per turn of the loop (log_flush), instead of
+ * one write(2) each. Other threads write every line at once. */
+void log_buffer_this_thread(void);
+void log_flush(void);
+/* Flushes and frees the thread's buffer; lines are written at once again. */
+void log_unbuffer_this_thread(void);
+
 #define log_info(msg)  log_fields(LOG_INFO, (msg), NULL)
 #define log_warn(msg)  log_fields(LOG_WARN, (msg), NULL)
 #define log_error(msg) log_fields(LOG_ERROR, (msg), NULL)

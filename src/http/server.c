@@ -148,8 +148,11 @@ static void *loop_main(void *arg)
 	l->listener->data = l;
 	h2o_socket_read_start(l->listener, on_accept);
 
-	while (!atomic_load(&stopping))
+	log_buffer_this_thread();
+	while (!atomic_load(&stopping)) {
 		h2o_evloop_run(l->ctx.loop, LOOP_TICK_MS);
+		log_flush();
+	}
 
 	h2o_socket_read_stop(l->listener);
 	h2o_socket_close(l->listener);
@@ -170,9 +173,11 @@ static void *loop_main(void *arg)
 			break;
 		}
 		h2o_evloop_run(l->ctx.loop, 10);
+		log_flush();
 	}
 	/* Let the last responses reach their sockets. */
 	h2o_evloop_run(l->ctx.loop, 0);
+	log_unbuffer_this_thread();
 	return NULL;
 }
 
