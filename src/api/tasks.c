@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/strbuf.h"
+#include "core/uuid.h"
+#include "event/event.h"
+#include "store/events_sql.h"
 #include "store/tasks_sql.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -21,17 +24,24 @@ struct task_job {
 	struct task_list_query list;
 	char *idempotency_key;
 	char request_hash[65];
+	enum event_type event; /* of a write, once its outcome is known */
 };
 
-/* Steps of an idempotent create. */
+/* Every write commits with its event (docs/events.md):
+ *   create:  [BEGIN, INSERT] -> [append event, COMMIT]
+ *   with an Idempotency-Key: [find key] -> [BEGIN, INSERT] ->
+ *            [save key, append event] -> [COMMIT], or, when a concurrent
+ *            request saved the key first, [ROLLBACK] -> [find key] -> replay
+ *   update, complete, delete: [BEGIN, lock task, write] -> [append event, COMMIT]
+ * A step that fails just finishes the job: the open transaction is rolled
+ * back before the connection serves anyone else. */
 enum {
-	CREATE_FIND,
-	CREATE_BEGIN,
-	CREATE_INSERT,
-	CREATE_SAVE,
-	CREATE_COMMIT,
-	CREATE_ROLLBACK,
-	CREATE_FIND_AGAIN
+	STEP_FIND_KEY,
+	STEP_WRITE,
+	STEP_SAVE_KEY,
+	STEP_COMMIT,
+	STEP_ROLLBACK,
+	STEP_FIND_KEY_AGAIN,
 };
 
 static struct task_job *new_task_job(struct call *c);
@@ -46,12 +56,15 @@ static void list_start(struct call_job *base, struct db_conn *conn);
 static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void create_start(struct call_job *base, struct db_conn *conn);
 static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r);
-static void idempotent_create_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void replay(struct reply *r, struct idempotent_response *stored, const char *hash);
 static void get_start(struct call_job *base, struct db_conn *conn);
 static void update_start(struct call_job *base, struct db_conn *conn);
 static void delete_start(struct call_job *base, struct db_conn *conn);
+static void get_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
+                       const struct db_stmt *with);
+static bool commit_succeeded(struct call_job *base, PGresult *commit);
 
 void api_tasks_list(struct call *c)
 {
@@ -85,8 +98,7 @@ void api_tasks_create(struct call *c)
 		reply_api_error(&job->base.reply, &err);
 		call_job_finish(&job->base);
 	} else if (read_idempotency_key(c, job, body)) {
-		call_job_query(&job->base, create_start,
-		               job->idempotency_key ? idempotent_create_result : create_result);
+		call_job_query(&job->base, create_start, create_result);
 	}
 	json_decref(body);
 }
@@ -95,7 +107,7 @@ void api_task_get(struct call *c)
 {
 	if (!call_authenticate(c))
 		return;
-	call_job_query(&new_task_job(c)->base, get_start, write_result);
+	call_job_query(&new_task_job(c)->base, get_start, get_result);
 }
 
 /* PUT and PATCH (partial update), and PATCH .../complete. */
@@ -166,82 +178,68 @@ static void create_start(struct call_job *base, struct db_conn *conn)
 	if (api_finish_if_down(base, conn))
 		return;
 	if (job->idempotency_key) {
-		base->step = CREATE_FIND;
+		base->step = STEP_FIND_KEY;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 	} else {
-		tasks_send_insert(conn, job->user_id, &job->input);
+		base->step = STEP_WRITE;
+		tasks_send_insert_tx(conn, job->user_id, &job->input);
 	}
 }
 
 static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 {
-	(void)conn;
-	struct task_job *job = (struct task_job *)base;
-	struct task_doc task;
-	enum store_result res = tasks_read_task(r, &task);
-	if (res != STORE_OK) {
-		api_reply_store_failure(&base->reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
-	} else {
-		base->reply.location = task_location(job->user_id, task.id);
-		reply_task(&base->reply, 201, &task);
-	}
-	call_job_finish(base);
-}
-
-/* The task and the response that created it are committed together, so a
- * retry finds both or neither: find -> BEGIN -> insert -> save -> COMMIT.
- * Two concurrent requests with one key: the second's save waits for the
- * first to commit, finds the key taken, rolls its task back and answers the
- * first's response. */
-static void idempotent_create_result(struct call_job *base, struct db_conn *conn, PGresult *r)
-{
 	struct task_job *job = (struct task_job *)base;
 	struct reply *reply = &base->reply;
 	struct idempotent_response stored = {0};
 	struct task_doc task;
+	char *data = NULL;
 	enum store_result res;
 
 	switch (base->step) {
-	case CREATE_FIND:
-	case CREATE_FIND_AGAIN:
+	case STEP_FIND_KEY:
+	case STEP_FIND_KEY_AGAIN:
 		res = idempotency_read_find(r, &stored);
 		if (res == STORE_OK) {
 			replay(reply, &stored, job->request_hash);
 			break;
 		}
-		if (res != STORE_NOT_FOUND || base->step == CREATE_FIND_AGAIN) {
+		if (res != STORE_NOT_FOUND || base->step == STEP_FIND_KEY_AGAIN) {
 			api_reply_store_failure(reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
 			break;
 		}
-		base->step = CREATE_BEGIN;
-		db_send(conn, "BEGIN", 0, NULL);
+		base->step = STEP_WRITE;
+		tasks_send_insert_tx(conn, job->user_id, &job->input);
 		return;
-	case CREATE_BEGIN:
-		if ((res = store_check(r, "begin")) != STORE_OK) {
+	case STEP_WRITE: /* r: the INSERT; round[0]: BEGIN */
+		res = tasks_read_created(base->round[0], r, &task, &data);
+		PQclear(r);
+		if (res != STORE_OK) {
 			api_reply_store_failure(reply, res);
 			break;
 		}
-		PQclear(r);
-		base->step = CREATE_INSERT;
-		tasks_send_insert(conn, job->user_id, &job->input);
-		return;
-	case CREATE_INSERT:
-		if ((res = tasks_read_task(r, &task)) != STORE_OK) {
-			api_reply_store_failure(reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
-			break; /* call_job_finish rolls the transaction back */
-		}
 		reply->location = task_location(job->user_id, task.id);
 		reply_task(reply, 201, &task);
-		struct idempotent_response mine = {
-		    .status = 201, .location = reply->location, .body = reply->body};
-		memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
-		base->step = CREATE_SAVE;
-		idempotency_send_save(conn, job->user_id, job->idempotency_key, &mine);
+		job->event = EVENT_TASK_CREATED;
+		if (job->idempotency_key) {
+			struct idempotent_response mine = {
+			    .status = 201, .location = reply->location, .body = reply->body};
+			memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
+			struct idempotency_save save;
+			idempotency_save_stmt(job->user_id, job->idempotency_key, &mine, &save);
+			base->step = STEP_SAVE_KEY;
+			send_event(job, conn, task.id, data, &save.stmt);
+		} else {
+			base->step = STEP_COMMIT;
+			send_event(job, conn, task.id, data, NULL);
+		}
 		return;
-	case CREATE_SAVE:
-		res = idempotency_read_save(r);
+	case STEP_SAVE_KEY: /* r: the event; round[0]: the key */
+		res = idempotency_read_save(base->round[0]);
+		if (res == STORE_OK)
+			res = store_status(r, "append event");
+		PQclear(r);
 		if (res == STORE_OK) {
-			base->step = CREATE_COMMIT;
+			base->step = STEP_COMMIT;
 			db_send(conn, "COMMIT", 0, NULL);
 			return;
 		}
@@ -251,25 +249,19 @@ static void idempotent_create_result(struct call_job *base, struct db_conn *conn
 			api_reply_store_failure(reply, res);
 			break;
 		}
-		base->step = CREATE_ROLLBACK;
+		base->step = STEP_ROLLBACK;
 		db_send(conn, "ROLLBACK", 0, NULL);
 		return;
-	case CREATE_COMMIT:
-		if ((res = store_check(r, "commit")) != STORE_OK) {
-			reply_free(reply);
-			*reply = (struct reply){0};
-			api_reply_store_failure(reply, res);
-			break;
-		}
-		PQclear(r);
-		break; /* the reply is the 201 built at CREATE_INSERT */
-	case CREATE_ROLLBACK:
+	case STEP_COMMIT:
+		commit_succeeded(base, r);
+		break; /* the reply is the one built at STEP_WRITE */
+	case STEP_ROLLBACK:
 		if ((res = store_check(r, "rollback")) != STORE_OK) {
 			api_reply_store_failure(reply, res);
 			break;
 		}
 		PQclear(r);
-		base->step = CREATE_FIND_AGAIN;
+		base->step = STEP_FIND_KEY_AGAIN;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 		return;
 	}
@@ -283,8 +275,8 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 	if (strcmp(stored->request_hash, hash) != 0) {
 		idempotent_response_free(stored);
 		reply_error(r, 422, "idempotency_key_reused",
-		            "this Idempotency-Key was used with a different request",
-		            "Idempotency-Key");
+			    "this Idempotency-Key was used with a different request",
+			    "Idempotency-Key");
 		return;
 	}
 	r->status = stored->status;
@@ -294,6 +286,51 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 	r->replayed = true;
 }
 
+/* Appends the job's event (taking `data`): after `with` when given, else
+ * followed by the COMMIT in the same round. */
+static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
+		       const struct db_stmt *with)
+{
+	char event_id[UUID_TEXT_LEN], aggregate[24];
+	uuid_v4(event_id);
+	snprintf(aggregate, sizeof aggregate, "%lld", (long long)task_id);
+	struct new_event e = {.event_id = event_id,
+			      .type = event_type_name(job->event),
+			      .user_id = job->user_id,
+			      .aggregate_id = aggregate,
+			      .correlation_id = job->base.correlation_id,
+			      .data = data};
+	struct event_append append;
+	events_append_stmt(&e, &append);
+	if (with) {
+		const struct db_stmt round[] = {*with, append.stmt};
+		db_send_many(conn, 2, round);
+	} else {
+		const struct db_stmt round[] = {append.stmt, {"COMMIT", 0, NULL}};
+		db_send_many(conn, 2, round);
+	}
+	free(data);
+}
+
+/* The last result of a committing round; round[0] is the event's append
+ * when it travelled with the COMMIT. On failure the reply becomes the
+ * failure. */
+static bool commit_succeeded(struct call_job *base, PGresult *commit)
+{
+	bool with_append = base->step == STEP_COMMIT && base->round[0] != NULL;
+	enum store_result res =
+	    with_append ? store_status(base->round[0], "append event") : STORE_OK;
+	if (res == STORE_OK)
+		res = store_status(commit, "commit");
+	PQclear(commit);
+	if (res == STORE_OK)
+		return true;
+	reply_free(&base->reply);
+	base->reply = (struct reply){0};
+	api_reply_store_failure(&base->reply, res);
+	return false;
+}
+
 static void get_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
@@ -301,39 +338,67 @@ static void get_start(struct call_job *base, struct db_conn *conn)
 		tasks_send_get(conn, job->user_id, job->task_id);
 }
 
+static void get_result(struct call_job *base, struct db_conn *conn, PGresult *r)
+{
+	(void)conn;
+	struct task_doc task = {0};
+	reply_write_result(&base->reply, tasks_read_task(r, &task), &task);
+	call_job_finish(base);
+}
+
 static void update_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!api_finish_if_down(base, conn))
-		tasks_send_update(conn, job->user_id, job->task_id, &job->input, job->if_match);
+	if (api_finish_if_down(base, conn))
+		return;
+	base->step = STEP_WRITE;
+	tasks_send_update_tx(conn, job->user_id, job->task_id, &job->input, job->if_match);
 }
 
 static void delete_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (!api_finish_if_down(base, conn))
-		tasks_send_delete(conn, job->user_id, job->task_id, job->if_match);
+	if (api_finish_if_down(base, conn))
+		return;
+	base->step = STEP_WRITE;
+	tasks_send_delete_tx(conn, job->user_id, job->task_id, job->if_match);
 }
 
-/* get, update, complete and delete. */
+/* Update, complete and delete. */
 static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 {
-	(void)conn;
+	struct task_job *job = (struct task_job *)base;
+	if (base->step == STEP_COMMIT) {
+		commit_succeeded(base, r);
+		call_job_finish(base);
+		return;
+	}
+	/* STEP_WRITE: r is the write; round[0] BEGIN, round[1] the task as it was. */
 	struct task_doc task = {0};
-	enum store_result res;
-	if (base->steps.start == get_start)
-		res = tasks_read_task(r, &task);
-	else
-		res = tasks_read_write(r, &task);
-	if (res == STORE_OK && base->steps.start == delete_start) {
+	char *data = NULL;
+	enum store_result res =
+	    conn ? tasks_read_written(base->round[0], base->round[1], r, &task, &data)
+		 : STORE_UNAVAILABLE;
+	PQclear(r);
+	if (res != STORE_OK) {
+		reply_write_result(&base->reply, res, &task);
+		call_job_finish(base);
+		return;
+	}
+	int64_t id = task.id;
+	if (base->steps.start == delete_start) {
 		task_doc_free(&task);
 		reply_json(&base->reply, 204, NULL);
+		job->event = EVENT_TASK_DELETED;
 	} else {
-		reply_write_result(&base->reply, res, &task);
+		reply_task(&base->reply, 200, &task);
+		job->event = !(job->input.present & FIELD_COMPLETED) ? EVENT_TASK_UPDATED
+			     : job->input.completed                  ? EVENT_TASK_COMPLETED
+								     : EVENT_TASK_UNCOMPLETED;
 	}
-	call_job_finish(base);
+	base->step = STEP_COMMIT;
+	send_event(job, conn, id, data, NULL);
 }
-
 
 static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task)
 {

@@ -31,6 +31,7 @@ void *call_job_new(struct call *c, size_t size)
 		abort();
 	job->call = c;
 	job->loop = c->loop;
+	snprintf(job->correlation_id, sizeof job->correlation_id, "%s", c->request_id);
 	job->guard = h2o_mem_alloc_shared(&c->req->pool, sizeof *job->guard, on_guard_dispose);
 	job->guard->job = job;
 	job->loop->pending_jobs++;
@@ -64,8 +65,22 @@ static void db_start(struct db_job *db, struct db_conn *conn)
 static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r)
 {
 	struct call_job *job = (struct call_job *)db;
+	if (conn && db_results_left(conn) > 0) {
+		job->round[job->nround++] = r;
+		return;
+	}
+	/* The handler sees the whole round at its last result; the job may be
+	 * gone when it returns, so the earlier results are cleared from a copy. */
+	PGresult *earlier[DB_ROUND_MAX];
+	int n = job->nround;
+	memcpy(earlier, job->round, sizeof earlier);
+	for (int i = n; i < DB_ROUND_MAX; i++)
+		job->round[i] = NULL; /* nothing stale from an earlier round */
+	job->nround = 0;
 	job->conn = conn; /* NULL when the connection was lost */
 	job->steps.on_result(job, conn, r);
+	for (int i = 0; i < n; i++)
+		PQclear(earlier[i]);
 }
 
 void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),

@@ -58,6 +58,11 @@ struct call_job {
 	struct call_loop *loop;
 	struct call_job_guard *guard;
 	struct db_conn *conn; /* while one is lent */
+	/* A round of several statements: the results before the last, which
+	 * steps.on_result gets as `r`. Valid during that call only. */
+	PGresult *round[DB_ROUND_MAX];
+	int nround;
+	char correlation_id[CALL_REQUEST_ID_MAX + 1]; /* the request's X-Request-Id */
 	struct reply reply;
 	void (*cleanup)(struct call_job *job);
 	void (*after_work)(struct call_job *job);

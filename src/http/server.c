@@ -6,7 +6,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "api/api.h"
 #include "core/log.h"
+#include "core/uuid.h"
 
 #define LOOP_TICK_MS       100
 #define MAX_REQUEST_ENTITY (8 * 1024 * 1024) /* above CALL_MAX_BODY: we answer 413 in JSON */
@@ -242,14 +242,7 @@ static void set_request_id(struct call *c)
 		c->request_id[given->len] = '\0';
 		return;
 	}
-	unsigned char b[16];
-	randombytes_buf(b, sizeof b);
-	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
-	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(c->request_id, sizeof c->request_id,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-	         b[15]);
+	uuid_v4(c->request_id);
 }
 
 static void add_common_headers(struct call *c)

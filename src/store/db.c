@@ -23,6 +23,14 @@ struct cached_stmt {
 	char *sql;
 };
 
+/* What a round's next result answers: a Prepare (of a cache slot) or the
+ * execution of the round's statement `stmt`. */
+struct expected {
+	bool prepare;
+	int slot;
+	int stmt;
+};
+
 struct db_conn {
 	struct db *db;
 	enum conn_state state;
@@ -30,11 +38,13 @@ struct db_conn {
 	h2o_socket_t *watch; /* a dup of PQsocket(pg), so closing it leaves libpq's fd alone */
 	int watched_fd;
 	struct db_job *job;
-	/* The statement out: whether it was prepared in the same round (its
-	 * result comes first), and the result kept until the round's Sync. */
-	bool sending, preparing;
-	int prepared_slot; /* slot the round's Prepare fills, or -1 */
-	PGresult *result;
+	/* The round out: what comes back in which order, and each statement's
+	 * result kept until the round's Sync. */
+	bool sending;
+	struct expected expect[2 * DB_ROUND_MAX];
+	int nexpect, next_expected;
+	PGresult *results[DB_ROUND_MAX];
+	int nresults, delivering;
 	bool rolling_back; /* the round is our own ROLLBACK after a job */
 	struct cached_stmt stmts[STMT_CACHE_SIZE];
 	int nstmts;
@@ -58,6 +68,7 @@ static void conn_lend_or_idle(struct db_conn *c);
 static void on_readable(h2o_socket_t *sock, const char *err);
 static void on_writable(h2o_socket_t *sock, const char *err);
 static void on_retry(h2o_timeout_entry_t *entry);
+static bool send_statement(struct db_conn *c, int index, const struct db_stmt *stmt);
 static void flush_output(struct db_conn *c);
 static void read_results(struct db_conn *c);
 static void finish_round(struct db_conn *c);
@@ -91,7 +102,8 @@ void db_destroy(struct db *db)
 			h2o_timeout_unlink(&c->retry);
 		if (c->watch)
 			h2o_socket_close(c->watch);
-		PQclear(c->result);
+		for (int k = 0; k < DB_ROUND_MAX; k++)
+			PQclear(c->results[k]);
 		forget_statements(c);
 		if (c->pg)
 			PQfinish(c->pg);
@@ -123,42 +135,19 @@ void db_acquire(struct db *db, struct db_job *job)
 
 void db_send(struct db_conn *c, const char *sql, int nparams, const char *const *params)
 {
-	uint64_t hash = fnv1a(sql);
-	int slot = -1;
-	for (int i = 0; i < c->nstmts && slot < 0; i++)
-		if (c->stmts[i].hash == hash && strcmp(c->stmts[i].sql, sql) == 0)
-			slot = i;
+	struct db_stmt stmt = {sql, nparams, params};
+	db_send_many(c, 1, &stmt);
+}
 
-	char name[16];
-	c->preparing = false;
-	c->prepared_slot = -1;
-	bool ok;
-	if (slot < 0 && c->nstmts < STMT_CACHE_SIZE) {
-		/* Prepare and execute in one round trip: the pipeline carries both. */
-		slot = c->nstmts;
-		snprintf(name, sizeof name, "s%d", slot);
-		ok = PQsendPrepare(c->pg, name, sql, nparams, NULL) == 1;
-		c->preparing = ok;
-		c->prepared_slot = slot;
-		c->stmts[slot].hash = hash;
-	} else {
-		ok = true;
-	}
-	if (ok && slot >= 0) {
-		snprintf(name, sizeof name, "s%d", slot);
-		ok = PQsendQueryPrepared(c->pg, name, nparams, params, NULL, NULL, 0) == 1;
-	} else if (ok) {
-		ok = PQsendQueryParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0) == 1;
-	}
-	if (ok && c->prepared_slot >= 0)
-		c->stmts[c->prepared_slot].sql = strdup(sql);
+void db_send_many(struct db_conn *c, int n, const struct db_stmt *stmts)
+{
+	c->nexpect = c->next_expected = 0;
+	c->nresults = n;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++)
+		ok = send_statement(c, i, &stmts[i]);
 	ok = ok && PQpipelineSync(c->pg) == 1;
 	if (!ok) {
-		if (c->prepared_slot >= 0) {
-			free(c->stmts[c->prepared_slot].sql);
-			c->stmts[c->prepared_slot].sql = NULL;
-			c->prepared_slot = -1;
-		}
 		conn_fail(c, PQerrorMessage(c->pg));
 		return;
 	}
@@ -166,13 +155,46 @@ void db_send(struct db_conn *c, const char *sql, int nparams, const char *const 
 	flush_output(c);
 }
 
+/* Prepare (once per connection, in the same round) and execute. */
+static bool send_statement(struct db_conn *c, int index, const struct db_stmt *stmt)
+{
+	uint64_t hash = fnv1a(stmt->sql);
+	int slot = -1;
+	for (int i = 0; i < c->nstmts && slot < 0; i++)
+		if (c->stmts[i].hash == hash && c->stmts[i].sql &&
+		    strcmp(c->stmts[i].sql, stmt->sql) == 0)
+			slot = i;
+
+	char name[16];
+	if (slot < 0 && c->nstmts < STMT_CACHE_SIZE) {
+		slot = c->nstmts++;
+		snprintf(name, sizeof name, "s%d", slot);
+		if (PQsendPrepare(c->pg, name, stmt->sql, stmt->nparams, NULL) != 1)
+			return false;
+		c->stmts[slot].hash = hash;
+		c->stmts[slot].sql = strdup(stmt->sql);
+		c->expect[c->nexpect++] = (struct expected){true, slot, index};
+	}
+	c->expect[c->nexpect++] = (struct expected){false, slot, index};
+	if (slot < 0) /* the cache is full: parse this one every time */
+		return PQsendQueryParams(c->pg, stmt->sql, stmt->nparams, NULL, stmt->params, NULL,
+					 NULL, 0) == 1;
+	snprintf(name, sizeof name, "s%d", slot);
+	return PQsendQueryPrepared(c->pg, name, stmt->nparams, stmt->params, NULL, NULL, 0) == 1;
+}
+
+int db_results_left(const struct db_conn *c)
+{
+	return c->nresults - c->delivering - 1;
+}
+
 void db_release(struct db_conn *c)
 {
 	c->job = NULL;
 	PGTransactionStatusType tx = PQtransactionStatus(c->pg);
 	if (c->state == CONN_LENT && (tx == PQTRANS_INTRANS || tx == PQTRANS_INERROR)) {
-		/* A job's bug must not leak its transaction into the next job. */
-		log_error("a database job left a transaction open; rolling back");
+		/* A job that gave up mid-transaction: its writes are undone before
+		 * the next job gets the connection. */
 		c->rolling_back = true;
 		db_send(c, "ROLLBACK", 0, NULL);
 		return;
@@ -259,14 +281,17 @@ static void conn_fail(struct db_conn *c, const char *why)
 		h2o_socket_close(c->watch);
 		c->watch = NULL;
 	}
-	PQclear(c->result);
-	c->result = NULL;
+	for (int i = 0; i < DB_ROUND_MAX; i++) {
+		PQclear(c->results[i]);
+		c->results[i] = NULL;
+	}
 	forget_statements(c);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->job = NULL;
 	c->sending = c->rolling_back = false;
+	c->nresults = c->nexpect = c->next_expected = 0;
 	c->state = CONN_BROKEN;
 	h2o_timeout_link(c->db->loop, &c->db->retry_timeout, &c->retry);
 	fail_waiting_jobs_if_down(c->db);
@@ -353,8 +378,8 @@ static void flush_output(struct db_conn *c)
 		h2o_socket_notify_write(c->watch, on_writable);
 }
 
-/* One round is [Prepare] Execute Sync. The job hears of it once, at the
- * Sync, so it may send its next statement from on_result. */
+/* A round is ([Prepare] Execute)... Sync. The job hears of it at the Sync,
+ * so it may send its next round from its last on_result. */
 static void read_results(struct db_conn *c)
 {
 	while (c->sending && !PQisBusy(c->pg)) {
@@ -367,19 +392,23 @@ static void read_results(struct db_conn *c)
 			finish_round(c);
 			return;
 		}
-		if (c->preparing) {
-			c->preparing = false;
-			if (st == PGRES_COMMAND_OK) {
-				c->nstmts++;
-				c->prepared_slot = -1;
-				PQclear(r);
-				continue;
-			}
+		if (c->next_expected == c->nexpect) { /* nothing asked for this */
+			PQclear(r);
+			continue;
 		}
-		if (st == PGRES_PIPELINE_ABORTED || c->result != NULL)
-			PQclear(r); /* keep the first error */
+		struct expected e = c->expect[c->next_expected++];
+		if (e.prepare && st == PGRES_COMMAND_OK) {
+			PQclear(r);
+			continue;
+		}
+		if (e.prepare) { /* a failed Prepare stands for its statement */
+			free(c->stmts[e.slot].sql);
+			c->stmts[e.slot].sql = NULL;
+		}
+		if (c->results[e.stmt] == NULL)
+			c->results[e.stmt] = r; /* the first error of a statement wins */
 		else
-			c->result = r;
+			PQclear(r);
 	}
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 		conn_fail(c, PQerrorMessage(c->pg));
@@ -387,34 +416,39 @@ static void read_results(struct db_conn *c)
 
 static void finish_round(struct db_conn *c)
 {
-	PGresult *r = c->result;
-	c->result = NULL;
+	PGresult *results[DB_ROUND_MAX];
+	int n = c->nresults;
+	memcpy(results, c->results, sizeof results);
+	memset(c->results, 0, sizeof c->results);
 	c->sending = false;
-	if (c->prepared_slot >= 0) { /* the Prepare failed: forget the slot */
-		free(c->stmts[c->prepared_slot].sql);
-		c->stmts[c->prepared_slot].sql = NULL;
-		c->prepared_slot = -1;
-	}
+	for (int i = 0; i < n; i++)
+		if (results[i] == NULL) /* a statement skipped after an earlier error */
+			results[i] = PQmakeEmptyPGresult(c->pg, PGRES_PIPELINE_ABORTED);
+
 	if (c->rolling_back) {
 		c->rolling_back = false;
-		PQclear(r);
+		for (int i = 0; i < n; i++)
+			PQclear(results[i]);
 		conn_lend_or_idle(c);
 		return;
 	}
-	if (r == NULL) /* only possible if the server sent nothing but Sync */
-		r = PQmakeEmptyPGresult(c->pg, PGRES_FATAL_ERROR);
-	c->job->on_result(c->job, c, r);
+	struct db_job *job = c->job;
+	int i = 0;
+	for (; i < n && c->job == job && c->state == CONN_LENT && !c->sending; i++) {
+		c->delivering = i;
+		job->on_result(job, c, results[i]);
+	}
+	for (; i < n; i++) /* the job acted before its last result: a bug, but no leak */
+		PQclear(results[i]);
+	c->delivering = 0;
 }
 
 static void forget_statements(struct db_conn *c)
 {
 	for (int i = 0; i < c->nstmts; i++)
 		free(c->stmts[i].sql);
-	if (c->prepared_slot >= 0)
-		free(c->stmts[c->prepared_slot].sql);
 	memset(c->stmts, 0, sizeof c->stmts);
 	c->nstmts = 0;
-	c->prepared_slot = -1;
 }
 
 static uint64_t fnv1a(const char *s)

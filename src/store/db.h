@@ -20,10 +20,21 @@ struct db_conn;
 struct db_job {
 	/* A connection is lent to the job; NULL when the database is down. */
 	void (*start)(struct db_job *job, struct db_conn *conn);
-	/* The result of the last db_send, which the callee PQclears; NULL when
-	 * the connection was lost (the connection is then already gone). */
+	/* Each statement's result, in order, which the callee PQclears; NULL
+	 * when the connection was lost (conn is then NULL too, and no further
+	 * result of the round follows). A round of several statements delivers
+	 * them one call each once the whole round is back: the job may send,
+	 * release or finish only on the last (db_results_left() == 0). */
 	void (*on_result)(struct db_job *job, struct db_conn *conn, PGresult *r);
 	struct db_job *next; /* wait queue */
+};
+
+#define DB_ROUND_MAX 4
+
+struct db_stmt {
+	const char *sql;
+	int nparams;
+	const char *const *params;
 };
 
 /* `nconns` connections to `conninfo` on `loop`, connecting in the background. */
@@ -39,7 +50,16 @@ void db_acquire(struct db *db, struct db_job *job);
  * before db_send returns when the connection fails: return right after it. */
 void db_send(struct db_conn *conn, const char *sql, int nparams, const char *const *params);
 
-/* Gives the connection back; a transaction left open is rolled back. */
+/* Sends up to DB_ROUND_MAX statements in one round trip (one pipeline Sync).
+ * Each is its own implicit transaction unless the round begins one. After
+ * an error the rest of the round is not run: their results read as failed. */
+void db_send_many(struct db_conn *conn, int n, const struct db_stmt *stmts);
+
+/* During on_result: how many results of the round are still to come. */
+int db_results_left(const struct db_conn *conn);
+
+/* Gives the connection back. A transaction left open is rolled back first:
+ * a job that fails mid-transaction just finishes. */
 void db_release(struct db_conn *conn);
 
 bool db_result_ok(const PGresult *r); /* COMMAND_OK or TUPLES_OK */

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "event/event.h"
 #include "store/db.h"
 
 /* Times travel as microseconds since the epoch: exact for keyset pagination
@@ -28,37 +29,31 @@ static const char SQL_INSERT[] =
 
 static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
 
-/* The written row, or else the row as it is (flag false), in one round trip.
- * FOR UPDATE makes "as it is" the latest committed version: a plain SELECT
- * would show the statement's snapshot, older than the concurrent write that
- * made the condition fail. */
-#define WRITE_OR_CURRENT(cte)                                                                      \
-	" SELECT true AS written, " cte ".* FROM " cte " UNION ALL SELECT false, now_.* FROM"      \
-	" (SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE) now_"     \
-	" WHERE NOT EXISTS (SELECT 1 FROM " cte ")"
+/* A write first locks the task and reads it as it is (the latest committed
+ * version, whatever the statement snapshot), so a failed condition can show
+ * it and the event can name what changed. */
+static const char SQL_GET_FOR_UPDATE[] =
+    "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE";
 
 static const char SQL_UPDATE[] =
-    "WITH changed AS (UPDATE tasks SET"
+    "UPDATE tasks SET"
     " title = CASE WHEN $3::boolean THEN $4 ELSE title END,"
     " description = CASE WHEN $5::boolean THEN $6 ELSE description END,"
     " priority = CASE WHEN $7::boolean THEN $8 ELSE priority END,"
     " tags = CASE WHEN $9::boolean THEN $10::text[] ELSE tags END,"
-    " due_date = CASE WHEN $11::boolean THEN " FROM_US(
-        "$12") " ELSE due_date END,"
-               " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
-               " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
-               "   WHEN $14::boolean AND NOT completed THEN now()"
-               "   WHEN $14::boolean THEN completed_at END,"
-               " updated_at = now(), version = version + 1"
-               " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = "
-               "$15::integer)"
-               " AND ($16::integer IS NULL OR version = $16::integer)"
-               " RETURNING " TASK_COLUMNS ")" WRITE_OR_CURRENT("changed");
+    " due_date = CASE WHEN $11::boolean THEN " FROM_US("$12") " ELSE due_date END,"
+    " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
+    " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
+    "   WHEN $14::boolean AND NOT completed THEN now()"
+    "   WHEN $14::boolean THEN completed_at END,"
+    " updated_at = now(), version = version + 1"
+    " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = $15::integer)"
+    " AND ($16::integer IS NULL OR version = $16::integer)"
+    " RETURNING " TASK_COLUMNS;
 
 static const char SQL_DELETE[] =
-    "WITH gone AS (DELETE FROM tasks WHERE id = $1 AND user_id = $2"
-    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING " TASK_COLUMNS
-    ")" WRITE_OR_CURRENT("gone");
+    "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
+    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING id";
 
 static const char SQL_IDEMPOTENCY_FIND[] =
     "SELECT request_hash, status, location, body FROM idempotency_keys"
@@ -94,35 +89,61 @@ static struct task_row row_at(const PGresult *r, int i, int first);
 static void doc_from(const PGresult *r, int i, int first, struct task_doc *doc);
 static char *like_pattern(const char *q);
 
-enum store_result store_check(PGresult *r, const char *what)
+enum store_result store_status(const PGresult *r, const char *what)
 {
 	if (r == NULL)
 		return STORE_UNAVAILABLE;
 	if (db_result_ok(r))
 		return STORE_OK;
+	if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
+		return STORE_FAILED; /* an earlier statement of the round failed and said so */
 	const char *state = db_sqlstate(r);
 	/* 08: connection exceptions; 57P0x: the server is shutting down. */
 	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 	log_fields(outage ? LOG_WARN : LOG_ERROR, "database error", "s:query", what, "s:sqlstate",
-	           state, "s:error", PQresultErrorMessage(r), NULL);
-	PQclear(r);
+		   state, "s:error", PQresultErrorMessage(r), NULL);
 	return outage ? STORE_UNAVAILABLE : STORE_FAILED;
 }
 
-void tasks_send_insert(struct db_conn *conn, const char *user_id, const struct task_input *in)
+enum store_result store_check(PGresult *r, const char *what)
+{
+	enum store_result res = store_status(r, what);
+	if (res != STORE_OK)
+		PQclear(r);
+	return res;
+}
+
+void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struct task_input *in)
 {
 	char *tags = task_tags_pg_array(in);
 	char due[24];
 	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	const char *params[] = {user_id,
-	                        in->title,
-	                        in->description ? in->description : "",
-	                        in->priority ? in->priority : "medium",
-	                        tags,
-	                        in->has_due_date ? due : NULL,
-	                        (in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
-	db_send(conn, SQL_INSERT, 7, params);
+				in->title,
+				in->description ? in->description : "",
+				in->priority ? in->priority : "medium",
+				tags,
+				in->has_due_date ? due : NULL,
+				(in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
+	const struct db_stmt round[] = {{"BEGIN", 0, NULL}, {SQL_INSERT, 7, params}};
+	db_send_many(conn, 2, round);
 	free(tags);
+}
+
+enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
+				     struct task_doc *task, char **event_data)
+{
+	enum store_result res = store_status(begin, "begin");
+	if (res == STORE_OK)
+		res = store_status(insert, "insert task");
+	if (res == STORE_OK && PQntuples(insert) != 1)
+		res = STORE_FAILED;
+	if (res != STORE_OK)
+		return res;
+	struct task_row row = row_at(insert, 0, 0);
+	doc_from(insert, 0, 0, task);
+	*event_data = event_task_data(&row, NULL);
+	return STORE_OK;
 }
 
 void tasks_send_get(struct db_conn *conn, const char *user_id, int64_t id)
@@ -145,8 +166,8 @@ enum store_result tasks_read_task(PGresult *r, struct task_doc *task)
 	return res;
 }
 
-void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
-                       const struct task_input *in, int32_t expected_version)
+void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
+			  const struct task_input *in, int32_t expected_version)
 {
 	char idtext[24], version[16], body_version[16], due[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -156,49 +177,69 @@ void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
 	char *tags = (in->present & FIELD_TAGS) ? task_tags_pg_array(in) : NULL;
 #define HAS(f) ((in->present & (f)) ? "t" : "f")
 	const char *params[] = {idtext,
-	                        user_id,
-	                        HAS(FIELD_TITLE),
-	                        in->title,
-	                        HAS(FIELD_DESCRIPTION),
-	                        in->description,
-	                        HAS(FIELD_PRIORITY),
-	                        in->priority,
-	                        HAS(FIELD_TAGS),
-	                        tags,
-	                        HAS(FIELD_DUE_DATE),
-	                        (in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
-	                        HAS(FIELD_COMPLETED),
-	                        in->completed ? "t" : "f",
-	                        expected_version > 0 ? version : NULL,
-	                        (in->present & FIELD_VERSION) ? body_version : NULL};
+				user_id,
+				HAS(FIELD_TITLE),
+				in->title,
+				HAS(FIELD_DESCRIPTION),
+				in->description,
+				HAS(FIELD_PRIORITY),
+				in->priority,
+				HAS(FIELD_TAGS),
+				tags,
+				HAS(FIELD_DUE_DATE),
+				(in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
+				HAS(FIELD_COMPLETED),
+				in->completed ? "t" : "f",
+				expected_version > 0 ? version : NULL,
+				(in->present & FIELD_VERSION) ? body_version : NULL};
 #undef HAS
-	db_send(conn, SQL_UPDATE, 16, params);
+	const struct db_stmt round[] = {{"BEGIN", 0, NULL},
+					{SQL_GET_FOR_UPDATE, 2, params},
+					{SQL_UPDATE, 16, params}};
+	db_send_many(conn, 3, round);
 	free(tags);
 }
 
-void tasks_send_delete(struct db_conn *conn, const char *user_id, int64_t id,
-                       int32_t expected_version)
+void tasks_send_delete_tx(struct db_conn *conn, const char *user_id, int64_t id,
+			  int32_t expected_version)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 	snprintf(version, sizeof version, "%d", expected_version);
 	const char *params[] = {idtext, user_id, expected_version > 0 ? version : NULL};
-	db_send(conn, SQL_DELETE, 3, params);
+	const struct db_stmt round[] = {{"BEGIN", 0, NULL},
+					{SQL_GET_FOR_UPDATE, 2, params},
+					{SQL_DELETE, 3, params}};
+	db_send_many(conn, 3, round);
 }
 
-enum store_result tasks_read_write(PGresult *r, struct task_doc *task)
+enum store_result tasks_read_written(const PGresult *begin, const PGresult *before,
+				     const PGresult *write, struct task_doc *task,
+				     char **event_data)
 {
-	enum store_result res = store_check(r, "write task");
+	enum store_result res = store_status(begin, "begin");
+	if (res == STORE_OK)
+		res = store_status(before, "lock task");
+	if (res == STORE_OK)
+		res = store_status(write, "write task");
 	if (res != STORE_OK)
 		return res;
-	if (PQntuples(r) == 0) {
-		res = STORE_NOT_FOUND;
-	} else {
-		res = PQgetvalue(r, 0, 0)[0] == 't' ? STORE_OK : STORE_CONFLICT;
-		doc_from(r, 0, 1, task);
+	if (PQntuples(before) == 0)
+		return STORE_NOT_FOUND;
+	if (PQntuples(write) == 0) { /* a condition failed: show the task as it is */
+		doc_from(before, 0, 0, task);
+		return STORE_CONFLICT;
 	}
-	PQclear(r);
-	return res;
+	struct task_row was = row_at(before, 0, 0);
+	if (PQnfields(write) == TASK_NCOLUMNS) { /* an update: the task as it is now */
+		struct task_row now = row_at(write, 0, 0);
+		doc_from(write, 0, 0, task);
+		*event_data = event_task_data(&now, &was);
+	} else { /* a delete: the task as it was */
+		doc_from(before, 0, 0, task);
+		*event_data = event_task_data(&was, NULL);
+	}
+	return STORE_OK;
 }
 
 void tasks_send_list(struct db_conn *conn, const char *user_id, const struct task_list_query *q)
@@ -335,24 +376,25 @@ enum store_result idempotency_read_find(PGresult *r, struct idempotent_response 
 	return STORE_OK;
 }
 
-void idempotency_send_save(struct db_conn *conn, const char *user_id, const char *key,
-                           const struct idempotent_response *resp)
+void idempotency_save_stmt(const char *user_id, const char *key,
+			   const struct idempotent_response *resp, struct idempotency_save *out)
 {
-	char status[8];
-	snprintf(status, sizeof status, "%d", resp->status);
-	const char *params[] = {user_id,        key,       resp->request_hash, status,
-	                        resp->location, resp->body};
-	db_send(conn, SQL_IDEMPOTENCY_SAVE, 6, params);
+	snprintf(out->status, sizeof out->status, "%d", resp->status);
+	out->params[0] = user_id;
+	out->params[1] = key;
+	out->params[2] = resp->request_hash;
+	out->params[3] = out->status;
+	out->params[4] = resp->location;
+	out->params[5] = resp->body;
+	out->stmt = (struct db_stmt){SQL_IDEMPOTENCY_SAVE, 6, out->params};
 }
 
-enum store_result idempotency_read_save(PGresult *r)
+enum store_result idempotency_read_save(const PGresult *r)
 {
-	enum store_result res = store_check(r, "save idempotency key");
+	enum store_result res = store_status(r, "save idempotency key");
 	if (res != STORE_OK)
 		return res;
-	res = PQntuples(r) == 1 ? STORE_OK : STORE_CONFLICT;
-	PQclear(r);
-	return res;
+	return PQntuples(r) == 1 ? STORE_OK : STORE_CONFLICT;
 }
 
 void idempotent_response_free(struct idempotent_response *r)

@@ -6,9 +6,11 @@
 #define TASKFLOW_STORE_TASKS_SQL_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/db.h"
 #include "task/task.h"
 
 struct db_conn;
@@ -21,9 +23,11 @@ enum store_result {
 	STORE_FAILED,      /* any other database error (logged) */
 };
 
-/* Every read_* function takes ownership of r (NULL: the connection was lost)
- * and clears it. */
+/* The outcome of one statement's result (NULL: the connection was lost),
+ * logging a database error. store_check also clears r when it failed. */
+enum store_result store_status(const PGresult *r, const char *what);
 enum store_result store_check(PGresult *r, const char *what);
+/* Unless they say they borrow, read_* functions take r and clear it. */
 
 /* A task rendered as the API shows it. */
 struct task_doc {
@@ -34,21 +38,31 @@ struct task_doc {
 };
 void task_doc_free(struct task_doc *doc);
 
-void tasks_send_insert(struct db_conn *conn, const char *user_id, const struct task_input *in);
 void tasks_send_get(struct db_conn *conn, const char *user_id, int64_t id);
 /* STORE_OK with the task, or STORE_NOT_FOUND. */
 enum store_result tasks_read_task(PGresult *r, struct task_doc *task);
 
-/* Conditional writes, each one statement that also returns the task as it
- * is when a condition fails: expected_version (If-Match; 0 for none) and,
- * for updates, the body's "version" must both match. */
-void tasks_send_update(struct db_conn *conn, const char *user_id, int64_t id,
-                       const struct task_input *in, int32_t expected_version);
-void tasks_send_delete(struct db_conn *conn, const char *user_id, int64_t id,
-                       int32_t expected_version);
-/* STORE_OK with the task written (for a delete, as it was); STORE_CONFLICT
- * with the task as it is; STORE_NOT_FOUND. */
-enum store_result tasks_read_write(PGresult *r, struct task_doc *task);
+/* Writes open a transaction and leave it open for the caller to add the
+ * event and commit (or to roll back): [BEGIN, INSERT]. */
+void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struct task_input *in);
+/* Borrows the round's results. STORE_OK with the task and the event's data
+ * (malloc'd). */
+enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
+				     struct task_doc *task, char **event_data);
+
+/* [BEGIN, the task locked as it is, the write]. The write's conditions:
+ * expected_version (If-Match; 0 for none) and, for updates, the body's
+ * "version" must both match. */
+void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
+			  const struct task_input *in, int32_t expected_version);
+void tasks_send_delete_tx(struct db_conn *conn, const char *user_id, int64_t id,
+			  int32_t expected_version);
+/* Borrows the round's results. STORE_OK with the task written (for a
+ * delete, as it was) and the event's data (malloc'd); STORE_CONFLICT with
+ * the task as it is; STORE_NOT_FOUND. */
+enum store_result tasks_read_written(const PGresult *begin, const PGresult *before,
+				     const PGresult *write, struct task_doc *task,
+				     char **event_data);
 
 void tasks_send_list(struct db_conn *conn, const char *user_id, const struct task_list_query *q);
 /* Renders {"items":[...],"next_cursor":...} into *body (malloc'd). */
@@ -67,10 +81,17 @@ void idempotent_response_free(struct idempotent_response *r);
 /* Finds a record younger than 24 hours: STORE_OK and *out, or STORE_NOT_FOUND. */
 void idempotency_send_find(struct db_conn *conn, const char *user_id, const char *key);
 enum store_result idempotency_read_find(PGresult *r, struct idempotent_response *out);
-/* Inside the caller's transaction; replaces an expired record. STORE_CONFLICT
- * when a concurrent request with the same key committed first. */
-void idempotency_send_save(struct db_conn *conn, const char *user_id, const char *key,
-                           const struct idempotent_response *resp);
-enum store_result idempotency_read_save(PGresult *r);
+/* The statement that saves a response inside the caller's transaction,
+ * replacing an expired record; `out` must outlive the send. */
+struct idempotency_save {
+	const char *params[6];
+	char status[8];
+	struct db_stmt stmt;
+};
+void idempotency_save_stmt(const char *user_id, const char *key,
+			   const struct idempotent_response *resp, struct idempotency_save *out);
+/* Borrows r. STORE_CONFLICT when a concurrent request with the same key
+ * committed first. */
+enum store_result idempotency_read_save(const PGresult *r);
 
 #endif
