@@ -45,15 +45,9 @@ CREATE TRIGGER event_log_guard BEFORE UPDATE OR DELETE ON event_log
 CREATE TRIGGER event_log_no_truncate BEFORE TRUNCATE ON event_log
     FOR EACH STATEMENT EXECUTE FUNCTION event_log_guard();
 
--- Wakes the relay when the inserting transaction commits.
-CREATE FUNCTION event_log_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('taskflow_events', '');
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER event_log_notify AFTER INSERT ON event_log
-    FOR EACH STATEMENT EXECUTE FUNCTION event_log_notify();
+-- The relay is woken with NOTIFY taskflow_events, sent by the server after a
+-- commit rather than by a trigger inside it: a NOTIFY inside a transaction
+-- serializes every committing transaction on one lock until its WAL flush.
 
 -- What each consumer has handled, so a redelivered event has no second effect.
 CREATE TABLE event_receipts (

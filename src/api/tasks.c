@@ -10,6 +10,7 @@
 #include "core/uuid.h"
 #include "event/event.h"
 #include "store/events_sql.h"
+#include "store/outbox.h"
 #include "store/tasks_sql.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -25,6 +26,8 @@ struct task_job {
 	char *idempotency_key;
 	char request_hash[65];
 	enum event_type event; /* of a write, once its outcome is known */
+	bool append_in_commit; /* the commit round: [append event], COMMIT, [NOTIFY] */
+	bool notify_in_commit;
 };
 
 /* Every write commits with its event (docs/events.md):
@@ -64,7 +67,8 @@ static void get_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
                        const struct db_stmt *with);
-static bool commit_succeeded(struct call_job *base, PGresult *commit);
+static void send_commit(struct task_job *job, struct db_conn *conn, const struct db_stmt *append);
+static bool commit_succeeded(struct task_job *job, PGresult *last);
 
 void api_tasks_list(struct call *c)
 {
@@ -229,7 +233,6 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 			base->step = STEP_SAVE_KEY;
 			send_event(job, conn, task.id, data, &save.stmt);
 		} else {
-			base->step = STEP_COMMIT;
 			send_event(job, conn, task.id, data, NULL);
 		}
 		return;
@@ -239,8 +242,7 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 			res = store_status(r, "append event");
 		PQclear(r);
 		if (res == STORE_OK) {
-			base->step = STEP_COMMIT;
-			db_send(conn, "COMMIT", 0, NULL);
+			send_commit(job, conn, NULL);
 			return;
 		}
 		reply_free(reply);
@@ -253,7 +255,7 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		db_send(conn, "ROLLBACK", 0, NULL);
 		return;
 	case STEP_COMMIT:
-		commit_succeeded(base, r);
+		commit_succeeded(job, r);
 		break; /* the reply is the one built at STEP_WRITE */
 	case STEP_ROLLBACK:
 		if ((res = store_check(r, "rollback")) != STORE_OK) {
@@ -287,7 +289,7 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 }
 
 /* Appends the job's event (taking `data`): after `with` when given, else
- * followed by the COMMIT in the same round. */
+ * with the COMMIT. */
 static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
 		       const struct db_stmt *with)
 {
@@ -306,25 +308,52 @@ static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_
 		const struct db_stmt round[] = {*with, append.stmt};
 		db_send_many(conn, 2, round);
 	} else {
-		const struct db_stmt round[] = {append.stmt, {"COMMIT", 0, NULL}};
-		db_send_many(conn, 2, round);
+		send_commit(job, conn, &append.stmt);
 	}
 	free(data);
 }
 
-/* The last result of a committing round; round[0] is the event's append
- * when it travelled with the COMMIT. On failure the reply becomes the
- * failure. */
-static bool commit_succeeded(struct call_job *base, PGresult *commit)
+/* [append], COMMIT, and the relay's wake-up when it is this round's turn
+ * (store/outbox.h). */
+static void send_commit(struct task_job *job, struct db_conn *conn, const struct db_stmt *append)
 {
-	bool with_append = base->step == STEP_COMMIT && base->round[0] != NULL;
-	enum store_result res =
-	    with_append ? store_status(base->round[0], "append event") : STORE_OK;
+	struct db_stmt round[3];
+	int n = 0;
+	job->append_in_commit = append != NULL;
+	if (append)
+		round[n++] = *append;
+	round[n++] = (struct db_stmt){"COMMIT", 0, NULL};
+	job->notify_in_commit = outbox_waker_take(job->base.loop->waker);
+	if (job->notify_in_commit)
+		round[n++] = OUTBOX_NOTIFY;
+	job->base.step = STEP_COMMIT;
+	db_send_many(conn, n, round);
+}
+
+/* Reads the commit round (`last` is its last result, the others wait in
+ * round[]). On failure the reply becomes the failure. */
+static bool commit_succeeded(struct task_job *job, PGresult *last)
+{
+	struct call_job *base = &job->base;
+	int n = job->append_in_commit + 1 + job->notify_in_commit;
+	const PGresult *results[3];
+	for (int i = 0; i < n - 1; i++)
+		results[i] = base->round[i];
+	results[n - 1] = last;
+
+	int i = 0;
+	enum store_result res = STORE_OK;
+	if (job->append_in_commit)
+		res = store_status(results[i++], "append event");
 	if (res == STORE_OK)
-		res = store_status(commit, "commit");
-	PQclear(commit);
-	if (res == STORE_OK)
+		res = store_status(results[i], "commit");
+	/* A failed NOTIFY costs only latency: the relay's sweep finds the event. */
+	PQclear(last);
+	if (res == STORE_OK) {
+		if (!job->notify_in_commit)
+			outbox_waker_committed(base->loop->waker);
 		return true;
+	}
 	reply_free(&base->reply);
 	base->reply = (struct reply){0};
 	api_reply_store_failure(&base->reply, res);
@@ -369,7 +398,7 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 {
 	struct task_job *job = (struct task_job *)base;
 	if (base->step == STEP_COMMIT) {
-		commit_succeeded(base, r);
+		commit_succeeded(job, r);
 		call_job_finish(base);
 		return;
 	}
@@ -396,7 +425,6 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 			     : job->input.completed                  ? EVENT_TASK_COMPLETED
 								     : EVENT_TASK_UNCOMPLETED;
 	}
-	base->step = STEP_COMMIT;
 	send_event(job, conn, id, data, NULL);
 }
 

@@ -29,6 +29,7 @@ struct app {
 /* Per event-loop state a call needs; touched only by its loop's thread. */
 struct call_loop {
 	struct db *db;                       /* this loop's PostgreSQL connections */
+	struct outbox_waker *waker;          /* wakes the relay after commits */
 	struct workers *cpu;                 /* shared CPU workers (password hashing) */
 	h2o_multithread_receiver_t cpu_done; /* their results come back here */
 	int pending_jobs;                    /* for graceful shutdown */

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/uuid.h"
+#include "store/outbox.h"
 
 #define LOOP_TICK_MS       100
 #define MAX_REQUEST_ENTITY (8 * 1024 * 1024) /* above CALL_MAX_BODY: we answer 413 in JSON */
@@ -139,6 +140,7 @@ static void *loop_main(void *arg)
 	const struct config *cfg = l->app->cfg;
 	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
 	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns);
+	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
 	l->calls.cpu = l->app->cpu;
 	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;

@@ -234,6 +234,10 @@ static bool parse_broker_id(const struct broker *b, const char *s, long *out)
 
 static void handle_command(struct broker *b, char *line)
 {
+    line += strspn(line, " \t\r");
+    if (line[0] == '\0' || line[0] == '#')
+        return; /* blank line or comment: no reply */
+
     char *argv[MAX_ARGS + 1];
     int argc = 0;
     char *save = NULL;
@@ -245,8 +249,6 @@ static void handle_command(struct broker *b, char *line)
         }
         argv[argc++] = tok;
     }
-    if (argc == 0 || argv[0][0] == '#')
-        return; /* blank line or comment: no reply */
     argv[argc] = NULL;
 
     const char *cmd = argv[0];

@@ -210,11 +210,12 @@ class SharedBrokerTest(unittest.TestCase):
                      "fail-produce 0 REQUEST_TIMED_OUT",
                      "fail-produce 1 NO_SUCH_ERROR",
                      "fail-produce 1 _TIMED_OUT",   # client-side code
-                     "broker-down 4", "broker-up x"):
+                     "broker-down 4", "broker-down 0", "broker-up x",
+                     "topic a b c d e f g h i"):
             with self.subTest(line=line):
                 self.assertRegex(self.broker.command(line), r"^error \S")
         # Blank and comment lines get no reply: the next reply is for "topic".
-        self.assertEqual(self.broker.command("\n# comment\n\ntopic c1 1"), "ok")
+        self.assertEqual(self.broker.command("\n  # a b c d e f g h i j\n\ntopic c1 1"), "ok")
         self.assertEqual(self.broker.command("clear-produce-errors"), "ok")
 
     def test_produce_consume_round_trip_with_keys(self):
