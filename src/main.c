@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bus/bus.h"
+#include "bus/relay.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "http/server.h"
@@ -78,8 +80,6 @@ int main(int argc, char **argv)
 
 static int serve(const struct config *cfg)
 {
-	if (cfg->use_dapr)
-		log_warn("USE_DAPR=true: no Dapr-bound feature is active in this version");
 	struct app app = {
 	    .cfg = cfg,
 	    .keys = {.secret = (const unsigned char *)cfg->jwt_secret,
@@ -87,10 +87,19 @@ static int serve(const struct config *cfg)
 	             .public_pem = (const unsigned char *)cfg->jwt_public_key,
 	             .public_pem_len = cfg->jwt_public_key ? strlen(cfg->jwt_public_key) : 0},
 	};
+	char err[256];
+	app.bus = bus_create(cfg, err, sizeof err);
+	if (app.bus == NULL) {
+		log_fields(LOG_ERROR, "cannot start the event bus", "s:error", err, NULL);
+		return 1;
+	}
+	app.relay = relay_start(cfg, app.bus);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	app.cpu = workers_create(cores > 0 ? (int)cores : 1);
 	int rc = server_run(&app);
 	workers_destroy(app.cpu);
+	relay_stop(app.relay);
+	app.bus->destroy(app.bus);
 	log_fields(LOG_INFO, "stopped", "i:status", (long long)rc, NULL);
 	return rc;
 }

@@ -2,7 +2,9 @@
 #include "api/api.h"
 
 #include <stdio.h>
+#include <string.h>
 
+#include "bus/bus.h"
 #include "store/migrate.h"
 #include "store/tasks_sql.h"
 
@@ -13,18 +15,22 @@ void api_health(struct call *c)
 	call_respond(c, &r);
 }
 
-static void reply_ready(struct reply *r, const char *database, const char *migrations)
+static void reply_ready(struct call_job *job, const char *database, const char *migrations)
 {
-	bool ready = database[0] == 'o' && migrations[0] == 'o';
-	reply_json(r, ready ? 200 : 503,
-	           json_pack("{s:s, s:{s:s, s:s}}", "status", ready ? "ready" : "unavailable",
-	                     "checks", "database", database, "migrations", migrations));
+	struct bus *bus = job->call ? job->call->app->bus : NULL;
+	const char *bus_health = bus ? bus->health(bus) : "unknown";
+	bool ready = strcmp(database, "ok") == 0 && strcmp(migrations, "ok") == 0 &&
+	             strcmp(bus_health, "ok") == 0;
+	reply_json(&job->reply, ready ? 200 : 503,
+	           json_pack("{s:s, s:{s:s, s:s, s:s}}", "status", ready ? "ready" : "unavailable",
+	                     "checks", "database", database, "migrations", migrations, "bus",
+	                     bus_health));
 }
 
 static void ready_start(struct call_job *job, struct db_conn *conn)
 {
 	if (conn == NULL) {
-		reply_ready(&job->reply, "unreachable", "unknown");
+		reply_ready(job, "unreachable", "unknown");
 		call_job_finish(job);
 		return;
 	}
@@ -35,9 +41,9 @@ static void ready_result(struct call_job *job, struct db_conn *conn, PGresult *r
 {
 	(void)conn;
 	if (r == NULL)
-		reply_ready(&job->reply, "unreachable", "unknown");
+		reply_ready(job, "unreachable", "unknown");
 	else
-		reply_ready(&job->reply, "ok", migrate_read_check(r) ? "ok" : "pending");
+		reply_ready(job, "ok", migrate_read_check(r) ? "ok" : "pending");
 	call_job_finish(job);
 }
 

@@ -277,8 +277,8 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 	if (strcmp(stored->request_hash, hash) != 0) {
 		idempotent_response_free(stored);
 		reply_error(r, 422, "idempotency_key_reused",
-			    "this Idempotency-Key was used with a different request",
-			    "Idempotency-Key");
+		            "this Idempotency-Key was used with a different request",
+		            "Idempotency-Key");
 		return;
 	}
 	r->status = stored->status;
@@ -291,17 +291,17 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 /* Appends the job's event (taking `data`): after `with` when given, else
  * with the COMMIT. */
 static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
-		       const struct db_stmt *with)
+                       const struct db_stmt *with)
 {
 	char event_id[UUID_TEXT_LEN], aggregate[24];
 	uuid_v4(event_id);
 	snprintf(aggregate, sizeof aggregate, "%lld", (long long)task_id);
 	struct new_event e = {.event_id = event_id,
-			      .type = event_type_name(job->event),
-			      .user_id = job->user_id,
-			      .aggregate_id = aggregate,
-			      .correlation_id = job->base.correlation_id,
-			      .data = data};
+	                      .type = event_type_name(job->event),
+	                      .user_id = job->user_id,
+	                      .aggregate_id = aggregate,
+	                      .correlation_id = job->base.correlation_id,
+	                      .data = data};
 	struct event_append append;
 	events_append_stmt(&e, &append);
 	if (with) {
@@ -407,7 +407,7 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 	char *data = NULL;
 	enum store_result res =
 	    conn ? tasks_read_written(base->round[0], base->round[1], r, &task, &data)
-		 : STORE_UNAVAILABLE;
+	         : STORE_UNAVAILABLE;
 	PQclear(r);
 	if (res != STORE_OK) {
 		reply_write_result(&base->reply, res, &task);
@@ -422,8 +422,8 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 	} else {
 		reply_task(&base->reply, 200, &task);
 		job->event = !(job->input.present & FIELD_COMPLETED) ? EVENT_TASK_UPDATED
-			     : job->input.completed                  ? EVENT_TASK_COMPLETED
-								     : EVENT_TASK_UNCOMPLETED;
+		             : job->input.completed                  ? EVENT_TASK_COMPLETED
+		                                                     : EVENT_TASK_UNCOMPLETED;
 	}
 	send_event(job, conn, id, data, NULL);
 }

@@ -15,6 +15,7 @@ static bool read_int(const char *name, long def, long min, long max, long *out, 
 static bool read_bool(const char *name, bool def, bool *out, char *err, size_t errlen);
 static bool read_origins(struct config *cfg, char *err, size_t errlen);
 static const char *env(const char *name);
+static bool read_events(struct config *cfg, char *err, size_t errlen);
 
 bool config_load(struct config *cfg, enum config_purpose purpose, char *err, size_t errlen)
 {
@@ -79,7 +80,82 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 	if (!read_int("SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, &n, err, errlen))
 		return false;
 	cfg->shutdown_timeout_ms = (int)n;
-	return read_bool("USE_DAPR", false, &cfg->use_dapr, err, errlen);
+	if (!read_bool("USE_DAPR", false, &cfg->use_dapr, err, errlen))
+		return false;
+	return read_events(cfg, err, errlen);
+}
+
+static const char *env_or(const char *name, const char *def)
+{
+	const char *v = env(name);
+	return v ? v : def;
+}
+
+static bool read_events(struct config *cfg, char *err, size_t errlen)
+{
+	long n;
+	const char *instance = env("INSTANCE_ID");
+	if (instance == NULL) {
+		char host[64] = "taskflow";
+		gethostname(host, sizeof host - 1);
+		snprintf(cfg->instance_id, sizeof cfg->instance_id, "%s-%d", host, cfg->port);
+	} else {
+		snprintf(cfg->instance_id, sizeof cfg->instance_id, "%s", instance);
+	}
+	cfg->events_topic = env_or("EVENTS_TOPIC", "tasks.events");
+	if (!read_int("RELAY_SWEEP_MS", 1000, 10, 600000, &n, err, errlen))
+		return false;
+	cfg->relay_sweep_ms = (int)n;
+
+	if (!read_int("DAPR_HTTP_PORT", 3500, 1, 65535, &n, err, errlen))
+		return false;
+	cfg->dapr_http_port = (int)n;
+	cfg->dapr_api_token = env("DAPR_API_TOKEN");
+	cfg->app_api_token = env("APP_API_TOKEN");
+	cfg->pubsub_name = env_or("PUBSUB_NAME", "pubsub");
+	cfg->broadcast_pubsub_name = env_or("BROADCAST_PUBSUB_NAME", "pubsub-broadcast");
+	cfg->state_store = env_or("STATE_STORE", "statestore");
+	cfg->cron_binding = env_or("CRON_BINDING", "cron");
+	if (!read_int("DAPR_WAIT_MS", 60000, 0, 600000, &n, err, errlen))
+		return false;
+	cfg->dapr_wait_ms = (int)n;
+
+	cfg->kafka_brokers = env("KAFKA_BROKERS");
+	cfg->kafka_security_protocol = env_or("KAFKA_SECURITY_PROTOCOL", "plaintext");
+	cfg->kafka_sasl_mechanism = env("KAFKA_SASL_MECHANISM");
+	cfg->kafka_sasl_username = env("KAFKA_SASL_USERNAME");
+	cfg->kafka_sasl_password = env("KAFKA_SASL_PASSWORD");
+	cfg->kafka_consumer_group = env_or("KAFKA_CONSUMER_GROUP", "taskflow");
+	static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
+	bool known = false;
+	for (size_t i = 0; i < 4; i++)
+		known |= strcasecmp(cfg->kafka_security_protocol, protocols[i]) == 0;
+	if (!known) {
+		snprintf(
+		    err, errlen,
+		    "KAFKA_SECURITY_PROTOCOL must be plaintext, ssl, sasl_plaintext or sasl_ssl");
+		return false;
+	}
+	if (cfg->kafka_sasl_mechanism && strcmp(cfg->kafka_sasl_mechanism, "PLAIN") != 0 &&
+	    strcmp(cfg->kafka_sasl_mechanism, "SCRAM-SHA-256") != 0 &&
+	    strcmp(cfg->kafka_sasl_mechanism, "SCRAM-SHA-512") != 0) {
+		snprintf(err, errlen,
+		         "KAFKA_SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512");
+		return false;
+	}
+	if (cfg->kafka_sasl_mechanism && (!cfg->kafka_sasl_username || !cfg->kafka_sasl_password)) {
+		snprintf(err, errlen,
+		         "KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and "
+		         "KAFKA_SASL_PASSWORD");
+		return false;
+	}
+	if (cfg->use_dapr && cfg->kafka_brokers) {
+		snprintf(err, errlen,
+		         "USE_DAPR=true and KAFKA_BROKERS exclude each other: the "
+		         "sidecar owns the broker");
+		return false;
+	}
+	return true;
 }
 
 static const char *env(const char *name)

@@ -24,6 +24,27 @@ struct config {
 	bool use_dapr;
 	bool auto_migrate;
 	int shutdown_timeout_ms;
+
+	/* The event backbone (docs/events.md). */
+	char instance_id[128]; /* INSTANCE_ID, else HOSTNAME-PORT: names broadcast consumers */
+	const char *events_topic;
+	int relay_sweep_ms;
+	/* USE_DAPR=true */
+	int dapr_http_port;
+	const char *dapr_api_token; /* sent to the sidecar; optional */
+	const char *app_api_token;  /* required from the sidecar; optional */
+	const char *pubsub_name;
+	const char *broadcast_pubsub_name;
+	const char *state_store;
+	const char *cron_binding;
+	int dapr_wait_ms; /* how long start-up waits for the sidecar */
+	/* USE_DAPR=false with KAFKA_BROKERS: librdkafka */
+	const char *kafka_brokers;
+	const char *kafka_security_protocol; /* plaintext | ssl | sasl_plaintext | sasl_ssl */
+	const char *kafka_sasl_mechanism;    /* PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512 */
+	const char *kafka_sasl_username;
+	const char *kafka_sasl_password;
+	const char *kafka_consumer_group; /* the work subscription's group */
 };
 
 enum config_purpose { CONFIG_FOR_SERVE, CONFIG_FOR_MIGRATE };

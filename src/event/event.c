@@ -64,10 +64,10 @@ char *event_cloudevent(const struct event_record *e, size_t *len)
 	if (data == NULL)
 		return NULL;
 	json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:I, s:i}",
-			       "specversion", "1.0", "id", e->event_id, "type", e->event_type,
-			       "source", EVENT_SOURCE, "subject", e->aggregate_id, "time", e->time,
-			       "datacontenttype", "application/json", "data", data, "userid",
-			       e->user_id, "seq", (json_int_t)e->seq, "eventversion", e->version);
+	                       "specversion", "1.0", "id", e->event_id, "type", e->event_type,
+	                       "source", EVENT_SOURCE, "subject", e->aggregate_id, "time", e->time,
+	                       "datacontenttype", "application/json", "data", data, "userid",
+	                       e->user_id, "seq", (json_int_t)e->seq, "eventversion", e->version);
 	if (ce == NULL)
 		return NULL;
 	if (e->correlation_id)

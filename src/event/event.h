@@ -9,7 +9,7 @@
 #include "task/task.h"
 
 #define EVENT_SCHEMA_VERSION 1
-#define EVENT_SOURCE "taskflow"
+#define EVENT_SOURCE         "taskflow"
 
 enum event_type {
 	EVENT_TASK_CREATED,
@@ -31,7 +31,7 @@ struct event_record {
 	const char *event_type;
 	const char *user_id;
 	const char *aggregate_id;
-	const char *time; /* ISO 8601, UTC, milliseconds */
+	const char *time;           /* ISO 8601, UTC, milliseconds */
 	const char *correlation_id; /* may be NULL */
 	const char *data;           /* a JSON object */
 	int64_t seq;

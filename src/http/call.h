@@ -24,6 +24,8 @@ struct app {
 	const struct config *cfg;
 	struct token_keys keys;
 	struct workers *cpu; /* password hashing */
+	struct bus *bus;     /* for /ready */
+	struct relay *relay; /* woken by the cron binding */
 };
 
 /* Per event-loop state a call needs; touched only by its loop's thread. */

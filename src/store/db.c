@@ -178,7 +178,7 @@ static bool send_statement(struct db_conn *c, int index, const struct db_stmt *s
 	c->expect[c->nexpect++] = (struct expected){false, slot, index};
 	if (slot < 0) /* the cache is full: parse this one every time */
 		return PQsendQueryParams(c->pg, stmt->sql, stmt->nparams, NULL, stmt->params, NULL,
-					 NULL, 0) == 1;
+		                         NULL, 0) == 1;
 	snprintf(name, sizeof name, "s%d", slot);
 	return PQsendQueryPrepared(c->pg, name, stmt->nparams, stmt->params, NULL, NULL, 0) == 1;
 }
@@ -200,6 +200,13 @@ void db_release(struct db_conn *c)
 		return;
 	}
 	conn_lend_or_idle(c);
+}
+
+PGconn *db_connect_blocking(const char *conninfo, const char *application_name)
+{
+	const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+	const char *values[] = {conninfo, application_name, "10", STATEMENT_TIMEOUT, NULL};
+	return PQconnectdbParams(keys, values, 1);
 }
 
 bool db_result_ok(const PGresult *r)

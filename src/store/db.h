@@ -62,6 +62,10 @@ int db_results_left(const struct db_conn *conn);
  * a job that fails mid-transaction just finishes. */
 void db_release(struct db_conn *conn);
 
+/* A blocking connection, for threads that are no event loop (migrations,
+ * the outbox relay, consumer threads). Check PQstatus; PQfinish it. */
+PGconn *db_connect_blocking(const char *conninfo, const char *application_name);
+
 bool db_result_ok(const PGresult *r); /* COMMAND_OK or TUPLES_OK */
 /* The SQLSTATE of a failed result ("23505"), or "". */
 const char *db_sqlstate(const PGresult *r);

@@ -17,9 +17,7 @@ static bool apply_one(PGconn *pg, const struct migration *m, char *err, size_t e
 
 bool migrate_apply(const char *conninfo, char *err, size_t errlen)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-	const char *values[] = {conninfo, "taskflow-migrate", "10", NULL};
-	PGconn *pg = PQconnectdbParams(keys, values, 1);
+	PGconn *pg = db_connect_blocking(conninfo, "taskflow-migrate");
 	bool ok = false;
 	if (PQstatus(pg) != CONNECTION_OK) {
 		snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));

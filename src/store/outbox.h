@@ -12,7 +12,7 @@
 
 #include "store/db.h"
 
-#define OUTBOX_CHANNEL "taskflow_events"
+#define OUTBOX_CHANNEL            "taskflow_events"
 #define OUTBOX_NOTIFY_INTERVAL_MS 5
 
 extern const struct db_stmt OUTBOX_NOTIFY;

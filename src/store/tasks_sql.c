@@ -41,19 +41,20 @@ static const char SQL_UPDATE[] =
     " description = CASE WHEN $5::boolean THEN $6 ELSE description END,"
     " priority = CASE WHEN $7::boolean THEN $8 ELSE priority END,"
     " tags = CASE WHEN $9::boolean THEN $10::text[] ELSE tags END,"
-    " due_date = CASE WHEN $11::boolean THEN " FROM_US("$12") " ELSE due_date END,"
-    " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
-    " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
-    "   WHEN $14::boolean AND NOT completed THEN now()"
-    "   WHEN $14::boolean THEN completed_at END,"
-    " updated_at = now(), version = version + 1"
-    " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = $15::integer)"
-    " AND ($16::integer IS NULL OR version = $16::integer)"
-    " RETURNING " TASK_COLUMNS;
+    " due_date = CASE WHEN $11::boolean THEN " FROM_US(
+        "$12") " ELSE due_date END,"
+               " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
+               " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
+               "   WHEN $14::boolean AND NOT completed THEN now()"
+               "   WHEN $14::boolean THEN completed_at END,"
+               " updated_at = now(), version = version + 1"
+               " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = "
+               "$15::integer)"
+               " AND ($16::integer IS NULL OR version = $16::integer)"
+               " RETURNING " TASK_COLUMNS;
 
-static const char SQL_DELETE[] =
-    "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
-    " AND ($3::integer IS NULL OR version = $3::integer) RETURNING id";
+static const char SQL_DELETE[] = "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
+                                 " AND ($3::integer IS NULL OR version = $3::integer) RETURNING id";
 
 static const char SQL_IDEMPOTENCY_FIND[] =
     "SELECT request_hash, status, location, body FROM idempotency_keys"
@@ -101,7 +102,7 @@ enum store_result store_status(const PGresult *r, const char *what)
 	/* 08: connection exceptions; 57P0x: the server is shutting down. */
 	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
 	log_fields(outage ? LOG_WARN : LOG_ERROR, "database error", "s:query", what, "s:sqlstate",
-		   state, "s:error", PQresultErrorMessage(r), NULL);
+	           state, "s:error", PQresultErrorMessage(r), NULL);
 	return outage ? STORE_UNAVAILABLE : STORE_FAILED;
 }
 
@@ -119,19 +120,19 @@ void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struc
 	char due[24];
 	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	const char *params[] = {user_id,
-				in->title,
-				in->description ? in->description : "",
-				in->priority ? in->priority : "medium",
-				tags,
-				in->has_due_date ? due : NULL,
-				(in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
+	                        in->title,
+	                        in->description ? in->description : "",
+	                        in->priority ? in->priority : "medium",
+	                        tags,
+	                        in->has_due_date ? due : NULL,
+	                        (in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
 	const struct db_stmt round[] = {{"BEGIN", 0, NULL}, {SQL_INSERT, 7, params}};
 	db_send_many(conn, 2, round);
 	free(tags);
 }
 
 enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
-				     struct task_doc *task, char **event_data)
+                                     struct task_doc *task, char **event_data)
 {
 	enum store_result res = store_status(begin, "begin");
 	if (res == STORE_OK)
@@ -167,7 +168,7 @@ enum store_result tasks_read_task(PGresult *r, struct task_doc *task)
 }
 
 void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
-			  const struct task_input *in, int32_t expected_version)
+                          const struct task_input *in, int32_t expected_version)
 {
 	char idtext[24], version[16], body_version[16], due[24];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
@@ -177,45 +178,43 @@ void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
 	char *tags = (in->present & FIELD_TAGS) ? task_tags_pg_array(in) : NULL;
 #define HAS(f) ((in->present & (f)) ? "t" : "f")
 	const char *params[] = {idtext,
-				user_id,
-				HAS(FIELD_TITLE),
-				in->title,
-				HAS(FIELD_DESCRIPTION),
-				in->description,
-				HAS(FIELD_PRIORITY),
-				in->priority,
-				HAS(FIELD_TAGS),
-				tags,
-				HAS(FIELD_DUE_DATE),
-				(in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
-				HAS(FIELD_COMPLETED),
-				in->completed ? "t" : "f",
-				expected_version > 0 ? version : NULL,
-				(in->present & FIELD_VERSION) ? body_version : NULL};
+	                        user_id,
+	                        HAS(FIELD_TITLE),
+	                        in->title,
+	                        HAS(FIELD_DESCRIPTION),
+	                        in->description,
+	                        HAS(FIELD_PRIORITY),
+	                        in->priority,
+	                        HAS(FIELD_TAGS),
+	                        tags,
+	                        HAS(FIELD_DUE_DATE),
+	                        (in->present & FIELD_DUE_DATE) && in->has_due_date ? due : NULL,
+	                        HAS(FIELD_COMPLETED),
+	                        in->completed ? "t" : "f",
+	                        expected_version > 0 ? version : NULL,
+	                        (in->present & FIELD_VERSION) ? body_version : NULL};
 #undef HAS
-	const struct db_stmt round[] = {{"BEGIN", 0, NULL},
-					{SQL_GET_FOR_UPDATE, 2, params},
-					{SQL_UPDATE, 16, params}};
+	const struct db_stmt round[] = {
+	    {"BEGIN", 0, NULL}, {SQL_GET_FOR_UPDATE, 2, params}, {SQL_UPDATE, 16, params}};
 	db_send_many(conn, 3, round);
 	free(tags);
 }
 
 void tasks_send_delete_tx(struct db_conn *conn, const char *user_id, int64_t id,
-			  int32_t expected_version)
+                          int32_t expected_version)
 {
 	char idtext[24], version[16];
 	snprintf(idtext, sizeof idtext, "%lld", (long long)id);
 	snprintf(version, sizeof version, "%d", expected_version);
 	const char *params[] = {idtext, user_id, expected_version > 0 ? version : NULL};
-	const struct db_stmt round[] = {{"BEGIN", 0, NULL},
-					{SQL_GET_FOR_UPDATE, 2, params},
-					{SQL_DELETE, 3, params}};
+	const struct db_stmt round[] = {
+	    {"BEGIN", 0, NULL}, {SQL_GET_FOR_UPDATE, 2, params}, {SQL_DELETE, 3, params}};
 	db_send_many(conn, 3, round);
 }
 
 enum store_result tasks_read_written(const PGresult *begin, const PGresult *before,
-				     const PGresult *write, struct task_doc *task,
-				     char **event_data)
+                                     const PGresult *write, struct task_doc *task,
+                                     char **event_data)
 {
 	enum store_result res = store_status(begin, "begin");
 	if (res == STORE_OK)
@@ -377,7 +376,7 @@ enum store_result idempotency_read_find(PGresult *r, struct idempotent_response 
 }
 
 void idempotency_save_stmt(const char *user_id, const char *key,
-			   const struct idempotent_response *resp, struct idempotency_save *out)
+                           const struct idempotent_response *resp, struct idempotency_save *out)
 {
 	snprintf(out->status, sizeof out->status, "%d", resp->status);
 	out->params[0] = user_id;

@@ -48,21 +48,21 @@ void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struc
 /* Borrows the round's results. STORE_OK with the task and the event's data
  * (malloc'd). */
 enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
-				     struct task_doc *task, char **event_data);
+                                     struct task_doc *task, char **event_data);
 
 /* [BEGIN, the task locked as it is, the write]. The write's conditions:
  * expected_version (If-Match; 0 for none) and, for updates, the body's
  * "version" must both match. */
 void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
-			  const struct task_input *in, int32_t expected_version);
+                          const struct task_input *in, int32_t expected_version);
 void tasks_send_delete_tx(struct db_conn *conn, const char *user_id, int64_t id,
-			  int32_t expected_version);
+                          int32_t expected_version);
 /* Borrows the round's results. STORE_OK with the task written (for a
  * delete, as it was) and the event's data (malloc'd); STORE_CONFLICT with
  * the task as it is; STORE_NOT_FOUND. */
 enum store_result tasks_read_written(const PGresult *begin, const PGresult *before,
-				     const PGresult *write, struct task_doc *task,
-				     char **event_data);
+                                     const PGresult *write, struct task_doc *task,
+                                     char **event_data);
 
 void tasks_send_list(struct db_conn *conn, const char *user_id, const struct task_list_query *q);
 /* Renders {"items":[...],"next_cursor":...} into *body (malloc'd). */
@@ -89,7 +89,7 @@ struct idempotency_save {
 	struct db_stmt stmt;
 };
 void idempotency_save_stmt(const char *user_id, const char *key,
-			   const struct idempotent_response *resp, struct idempotency_save *out);
+                           const struct idempotent_response *resp, struct idempotency_save *out);
 /* Borrows r. STORE_CONFLICT when a concurrent request with the same key
  * committed first. */
 enum store_result idempotency_read_save(const PGresult *r);

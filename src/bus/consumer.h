@@ -1,0 +1,46 @@
+/* The subscriptions: what happens when an event arrives, whichever bus
+ * brought it. Two kinds: the work subscription (each event handled by one
+ * replica) and the broadcast subscription (each replica gets every event;
+ * live sync will reach its sockets through it). Handling is idempotent by
+ * event id: a receipt per (consumer, event) is recorded once, and a
+ * redelivered event finds its receipt and has no second effect. */
+#ifndef TASKFLOW_BUS_CONSUMER_H
+#define TASKFLOW_BUS_CONSUMER_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum subscription { SUBSCRIPTION_WORK, SUBSCRIPTION_BROADCAST };
+
+enum delivery {
+	DELIVERY_DONE,  /* handled now or before */
+	DELIVERY_RETRY, /* could not be handled now (database down): deliver again */
+	DELIVERY_DROP,  /* can never be handled (not a TaskFlow event): do not retry */
+};
+
+/* The consumer name receipts are kept under: "work", or
+ * "broadcast:<instance id>". */
+void consumer_name(enum subscription kind, const char *instance_id, char *out, size_t cap);
+
+/* A parsed delivery: what the receipt needs. */
+struct delivered_event {
+	char event_id[64];
+	char user_id[130];
+	char type[64];
+	long long seq;
+};
+
+/* Parses a CloudEvent from the bus; false for a poison message. */
+bool consumer_parse(const char *json, size_t len, struct delivered_event *out);
+
+/* The receipt statement: INSERT ... ON CONFLICT DO NOTHING RETURNING 1 (one
+ * row: first delivery; none: a redelivery). */
+extern const char CONSUMER_RECEIPT_SQL[];
+void consumer_receipt_params(const char *consumer, const struct delivered_event *e, char seq[24],
+                             const char *params[4]);
+
+/* Handles one delivery on a blocking connection (consumer threads). */
+enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len);
+
+#endif

@@ -1,0 +1,10 @@
+#include <stdio.h>
+
+#include "bus/bus.h"
+
+struct bus *bus_kafka_create(const struct config *cfg, char *err, size_t errlen)
+{
+	(void)cfg;
+	snprintf(err, errlen, "the kafka bus is not available in this build");
+	return NULL;
+}

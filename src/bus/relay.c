@@ -1,0 +1,257 @@
+#include "bus/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/strbuf.h"
+#include "event/event.h"
+#include "store/db.h"
+#include "store/outbox.h"
+
+#define BATCH          256
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 30000
+/* Any constant unique to TaskFlow's relay (the migration lock has another). */
+#define LEADER_LOCK_KEY "7406542138"
+
+static const char SQL_UNPUBLISHED[] =
+    "SELECT id, event_id, event_type, user_id, aggregate_id, seq,"
+    " to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+    " correlation_id, data::text, version"
+    " FROM event_log WHERE published_at IS NULL ORDER BY id LIMIT $1";
+static const char SQL_MARK_PUBLISHED[] =
+    "UPDATE event_log SET published_at = now() WHERE id = ANY($1::bigint[])";
+
+struct relay {
+	const struct config *cfg;
+	struct bus *bus;
+	pthread_t thread;
+	atomic_bool stopping;
+	int wake_pipe[2]; /* relay_stop writes; the thread's poll sees it */
+	PGconn *pg;
+	bool leader;
+	int backoff_ms;
+};
+
+static void *relay_main(void *arg);
+static bool connect_and_listen(struct relay *r);
+static bool take_leadership(struct relay *r);
+static int publish_batch(struct relay *r);
+static bool mark_published(struct relay *r, const struct bus_event *events, int n);
+static void wait_for_work(struct relay *r, int timeout_ms);
+static void back_off(struct relay *r);
+static void drop_connection(struct relay *r);
+
+struct relay *relay_start(const struct config *cfg, struct bus *bus)
+{
+	struct relay *r = calloc(1, sizeof *r);
+	if (r == NULL || pipe2(r->wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		abort();
+	r->cfg = cfg;
+	r->bus = bus;
+	r->backoff_ms = BACKOFF_MIN_MS;
+	if (pthread_create(&r->thread, NULL, relay_main, r) != 0)
+		abort();
+	return r;
+}
+
+void relay_wake(struct relay *r)
+{
+	ssize_t ignored = write(r->wake_pipe[1], "x", 1);
+	(void)ignored;
+}
+
+void relay_stop(struct relay *r)
+{
+	atomic_store(&r->stopping, true);
+	relay_wake(r);
+	pthread_join(r->thread, NULL);
+	drop_connection(r);
+	close(r->wake_pipe[0]);
+	close(r->wake_pipe[1]);
+	free(r);
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	log_fields(LOG_INFO, "outbox relay started", "s:bus", r->bus->name, NULL);
+	while (!atomic_load(&r->stopping)) {
+		if (r->pg == NULL && !connect_and_listen(r)) {
+			back_off(r);
+			continue;
+		}
+		if (!r->leader && !take_leadership(r)) {
+			wait_for_work(r, r->cfg->relay_sweep_ms);
+			continue;
+		}
+		int published = publish_batch(r);
+		if (published < 0)
+			back_off(r);
+		else if (published == 0)
+			wait_for_work(r, r->cfg->relay_sweep_ms);
+		else
+			r->backoff_ms = BACKOFF_MIN_MS;
+	}
+	return NULL;
+}
+
+static bool connect_and_listen(struct relay *r)
+{
+	r->pg = db_connect_blocking(r->cfg->database_url, "taskflow-relay");
+	PGresult *res =
+	    PQstatus(r->pg) == CONNECTION_OK ? PQexec(r->pg, "LISTEN " OUTBOX_CHANNEL) : NULL;
+	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (!ok) {
+		log_fields(LOG_WARN, "outbox relay cannot reach the database", "s:error",
+		           PQerrorMessage(r->pg), NULL);
+		drop_connection(r);
+	}
+	return ok;
+}
+
+/* The lock lives as long as this session: if this replica dies, its
+ * connection closes and another relay takes over at its next sweep. */
+static bool take_leadership(struct relay *r)
+{
+	PGresult *res = PQexec(r->pg, "SELECT pg_try_advisory_lock(" LEADER_LOCK_KEY ")");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		drop_connection(r);
+		return false;
+	}
+	r->leader = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (r->leader)
+		log_info("outbox relay is the publishing replica");
+	return r->leader;
+}
+
+/* Returns how many events were published, or -1 when something failed. */
+static int publish_batch(struct relay *r)
+{
+	char limit[16];
+	snprintf(limit, sizeof limit, "%d", BATCH);
+	const char *params[] = {limit};
+	PGresult *res = PQexecParams(r->pg, SQL_UNPUBLISHED, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_fields(LOG_WARN, "outbox relay cannot read the event log", "s:error",
+		           PQresultErrorMessage(res), NULL);
+		PQclear(res);
+		drop_connection(r);
+		return -1;
+	}
+	int n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return 0;
+	}
+	struct bus_event *events = calloc((size_t)n, sizeof *events);
+	int built = 0;
+	for (int i = 0; i < n; i++) {
+		struct event_record e = {
+		    .event_id = PQgetvalue(res, i, 1),
+		    .event_type = PQgetvalue(res, i, 2),
+		    .user_id = PQgetvalue(res, i, 3),
+		    .aggregate_id = PQgetvalue(res, i, 4),
+		    .seq = strtoll(PQgetvalue(res, i, 5), NULL, 10),
+		    .time = PQgetvalue(res, i, 6),
+		    .correlation_id = PQgetisnull(res, i, 7) ? NULL : PQgetvalue(res, i, 7),
+		    .data = PQgetvalue(res, i, 8),
+		    .version = atoi(PQgetvalue(res, i, 9)),
+		};
+		size_t len;
+		char *ce = event_cloudevent(&e, &len);
+		if (ce == NULL) /* cannot happen for jsonb data; stop before it to keep order */
+			break;
+		events[i] = (struct bus_event){.log_id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
+		                               .event_id = e.event_id,
+		                               .user_id = e.user_id,
+		                               .cloudevent = ce,
+		                               .len = len};
+		built++;
+	}
+	char err[256] = "";
+	int acked = built ? r->bus->publish(r->bus, events, built, err, sizeof err) : 0;
+	bool marked = acked == 0 || mark_published(r, events, acked);
+	if (acked < n)
+		log_fields(LOG_WARN, "bus did not acknowledge an event; retrying", "s:bus",
+		           r->bus->name, "s:event_id", built > acked ? events[acked].event_id : "",
+		           "s:error", err, NULL);
+	for (int i = 0; i < built; i++)
+		free((char *)events[i].cloudevent);
+	free(events);
+	PQclear(res);
+	if (!marked)
+		return -1;
+	return acked < n ? -1 : acked;
+}
+
+/* Published but not marked (the database went away): the events go out
+ * again later, which consumers absorb by event id. */
+static bool mark_published(struct relay *r, const struct bus_event *events, int n)
+{
+	struct strbuf ids = {0};
+	strbuf_append(&ids, "{");
+	for (int i = 0; i < n; i++)
+		strbuf_printf(&ids, "%s%lld", i ? "," : "", (long long)events[i].log_id);
+	strbuf_append(&ids, "}");
+	const char *params[] = {ids.data};
+	PGresult *res = PQexecParams(r->pg, SQL_MARK_PUBLISHED, 1, NULL, params, NULL, NULL, 0);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		log_fields(LOG_WARN, "outbox relay cannot mark events published", "s:error",
+		           PQresultErrorMessage(res), NULL);
+		drop_connection(r);
+	}
+	PQclear(res);
+	strbuf_free(&ids);
+	return ok;
+}
+
+/* Sleeps until a NOTIFY, relay_stop, or the timeout. */
+static void wait_for_work(struct relay *r, int timeout_ms)
+{
+	struct pollfd fds[2] = {{.fd = r->wake_pipe[0], .events = POLLIN},
+	                        {.fd = r->pg ? PQsocket(r->pg) : -1, .events = POLLIN}};
+	if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+		return;
+	char drain[16];
+	while (read(r->wake_pipe[0], drain, sizeof drain) > 0)
+		;
+	if (r->pg && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (!PQconsumeInput(r->pg)) {
+			drop_connection(r);
+			return;
+		}
+		PGnotify *n;
+		while ((n = PQnotifies(r->pg)) != NULL)
+			PQfreemem(n);
+	}
+}
+
+static void back_off(struct relay *r)
+{
+	/* Jitter keeps replicas and restarts from retrying in step. */
+	int delay = r->backoff_ms / 2 + (int)randombytes_uniform((uint32_t)r->backoff_ms / 2 + 1);
+	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+	struct pollfd fd = {.fd = r->wake_pipe[0], .events = POLLIN};
+	poll(&fd, 1, delay);
+}
+
+static void drop_connection(struct relay *r)
+{
+	if (r->pg)
+		PQfinish(r->pg);
+	r->pg = NULL;
+	r->leader = false;
+}
