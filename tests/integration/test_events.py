@@ -1,0 +1,236 @@
+"""The event log and the in-process bus: one event per change, in the change's transaction,
+in order with a gap-free per-user seq, published by the relay and handled once per consumer,
+whatever crashes or gets lost on the way (docs/events.md)."""
+
+import json
+import threading
+import time
+import uuid
+
+import harness as H
+
+SERVER = "none"   # each test controls its servers' environment
+
+SWEEP_MS = 200
+WAIT = 20.0       # seconds to wait for the relay (generous: the tests run under ASan)
+
+
+def start(db, name, **env):
+    env.setdefault("RELAY_SWEEP_MS", str(SWEEP_MS))
+    env.setdefault("INSTANCE_ID", f"{name}-{uuid.uuid4().hex[:6]}")
+    return H.start_server(db, name=name, **env)
+
+
+def rows(dbname, sql):
+    out = H.psql(dbname, sql).strip()
+    return [line.split("|") for line in out.splitlines()] if out else []
+
+
+def events(dbname, user_id):
+    return rows(dbname, "select seq, event_type, aggregate_id, coalesce(correlation_id, ''), data::text,"
+                        f" event_id from event_log where user_id = '{user_id}' order by seq")
+
+
+def wait_until(predicate, timeout=WAIT, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class EventsTest(H.ApiTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db_name, db = H.create_db()
+        cls.instance = f"events-{uuid.uuid4().hex[:6]}"
+        cls.server = start(db, "test_events", INSTANCE_ID=cls.instance)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+
+    def setUp(self):
+        self.user = H.sign_up_full(server=self.server)
+        self.uid, self.token = self.user["id"], self.user["token"]
+
+    def call(self, method, path, body=H._NO_BODY, headers=None):
+        return H.api(method, path, body, headers=headers, token=self.token, server=self.server)
+
+    def test_each_change_is_one_event_in_order(self):
+        created = self.call("POST", H.tasks_path(self.uid), {"title": "write"},
+                            headers={"X-Request-Id": "req-create-1"})
+        self.assertStatus(created, 201)
+        tid = created.json["id"]
+        path = H.tasks_path(self.uid, tid)
+        steps = [("PATCH", path, {"title": "write more", "tags": ["a"]}, "task.updated"),
+                 ("PATCH", path + "/complete", H._NO_BODY, "task.completed"),
+                 ("PATCH", path + "/complete", {"completed": False}, "task.uncompleted"),
+                 ("PUT", path, {"completed": True}, "task.completed"),
+                 ("PUT", path, {"description": "d", "priority": "high"}, "task.updated"),
+                 ("DELETE", path, H._NO_BODY, "task.deleted")]
+        answers = []
+        for method, p, body, _ in steps:
+            r = self.call(method, p, body)
+            self.assertIn(r.status, (200, 204), r.raw)
+            answers.append(r)
+        ev = events(self.db_name, self.uid)
+        self.assertEqual([int(e[0]) for e in ev], list(range(1, 8)))
+        self.assertEqual([e[1] for e in ev], ["task.created"] + [s[3] for s in steps])
+        self.assertEqual({e[2] for e in ev}, {str(tid)})
+        self.assertEqual(ev[0][3], "req-create-1")
+        for e in ev:
+            self.assertRegex(e[5], H.UUID_RE)
+        # The data is the task as the API showed it after the change.
+        self.assertEqual(json.loads(ev[0][4])["task"], created.json)
+        self.assertEqual(json.loads(ev[1][4])["task"], answers[0].json)
+        self.assertEqual(json.loads(ev[1][4])["changed_fields"], ["title", "tags"])
+        self.assertEqual(json.loads(ev[5][4])["changed_fields"], ["description", "priority"])
+        self.assertEqual(json.loads(ev[6][4])["task"]["id"], tid)
+
+    def test_a_refused_change_has_no_event(self):
+        t = H.create_task(self.uid, self.token, server=self.server)
+        before = len(events(self.db_name, self.uid))
+        self.assertStatus(self.call("PATCH", H.tasks_path(self.uid, t["id"]), {"title": "x"},
+                                    headers={"If-Match": "7"}), 409)
+        self.assertStatus(self.call("PATCH", H.tasks_path(self.uid, t["id"]), {"title": ""}), 422)
+        self.assertStatus(self.call("DELETE", H.tasks_path(self.uid, t["id"] + 100000)), 404)
+        self.assertStatus(self.call("POST", H.tasks_path(self.uid), {"nope": 1}), 422)
+        self.assertEqual(len(events(self.db_name, self.uid)), before)
+
+    def test_every_event_is_published_and_handled_once_per_consumer(self):
+        for i in range(5):
+            H.create_task(self.uid, self.token, server=self.server, title=f"t{i}")
+        ids = [e[5] for e in events(self.db_name, self.uid)]
+        self.assertEqual(len(ids), 5)
+        id_list = ",".join(f"'{i}'" for i in ids)
+        wait_until(lambda: rows(self.db_name, f"select count(*) from event_log where event_id in ({id_list})"
+                                              " and published_at is not null") == [["5"]],
+                   what="the relay to publish")
+        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id in ({id_list})")
+                   == [["10"]], what="both consumers to handle the events")
+        per = rows(self.db_name, f"select consumer, count(*) from event_receipts where event_id in ({id_list})"
+                                 " group by consumer order by consumer")
+        self.assertEqual(per, [[f"broadcast:{self.instance}", "5"], ["work", "5"]])
+
+    def test_the_event_log_is_immutable(self):
+        H.create_task(self.uid, self.token, server=self.server)
+        eid = events(self.db_name, self.uid)[0][5]
+        wait_until(lambda: rows(self.db_name, f"select published_at is not null from event_log"
+                                              f" where event_id = '{eid}'") == [["t"]], what="publication")
+        for sql in (f"update event_log set data = '{{}}' where event_id = '{eid}'",
+                    f"update event_log set published_at = now() where event_id = '{eid}'",
+                    f"update event_log set published_at = null where event_id = '{eid}'",
+                    f"delete from event_log where event_id = '{eid}'",
+                    "truncate event_log"):
+            with self.subTest(sql=sql):
+                with self.assertRaisesRegex(RuntimeError, "append-only"):
+                    H.psql(self.db_name, sql)
+        self.assertEqual(len(events(self.db_name, self.uid)), 1)
+
+    def test_an_event_without_notify_is_swept(self):
+        # As if the server died between COMMIT and its NOTIFY.
+        eid = str(uuid.uuid4())
+        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                             f" values ('{eid}', 'task.created', '{self.uid}', '1', 1, '{{\"task\": {{}}}}')")
+        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id = '{eid}'")
+                   == [["2"]], what="the sweep to publish an event nobody announced")
+
+    def test_a_poison_event_does_not_block_the_ones_behind_it(self):
+        bad = str(uuid.uuid4())
+        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                             f" values ('{bad}', 'not.a.task.event', '{self.uid}-x', '1', 1, '{{}}')")
+        H.create_task(self.uid, self.token, server=self.server)
+        good = events(self.db_name, self.uid)[-1][5]
+        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id = '{good}'")
+                   == [["2"]], what="the event behind the poison one")
+        self.assertEqual(rows(self.db_name, f"select published_at is not null from event_log where event_id = '{bad}'"),
+                         [["t"]])
+        self.assertEqual(rows(self.db_name, f"select count(*) from event_receipts where event_id = '{bad}'"), [["0"]])
+
+    def test_seq_has_no_gaps_under_concurrent_writes(self):
+        tasks = [H.create_task(self.uid, self.token, server=self.server, title=f"c{i}") for i in range(4)]
+        errors = []
+
+        def worker(task):
+            for i in range(15):
+                r = self.call("PATCH", H.tasks_path(self.uid, task["id"]), {"description": f"{i}"})
+                if r.status != 200:
+                    errors.append(r.status)
+        threads = [threading.Thread(target=worker, args=(t,)) for t in tasks]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        seqs = [int(e[0]) for e in events(self.db_name, self.uid)]
+        self.assertEqual(seqs, list(range(1, 4 + 4 * 15 + 1)))
+
+
+class CrashTest(H.ApiTestCase):
+    def test_kill_9_in_a_burst_loses_nothing(self):
+        name, db = H.create_db()
+        s = start(db, "test_events:crash")
+        user = H.sign_up_full(server=s)
+        created, stop = [], threading.Event()
+
+        def burst():
+            while not stop.is_set():
+                try:
+                    r = H.api("POST", H.tasks_path(user["id"]), {"title": "burst"}, token=user["token"],
+                              server=s, timeout=5)
+                except OSError:
+                    return
+                if r.status == 201:
+                    created.append(r.json["id"])
+        threads = [threading.Thread(target=burst) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        s.kill()                  # SIGKILL mid-burst
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertGreater(len(created), 10)
+
+        s2 = start(db, "test_events:crash-restart")
+        try:
+            ev = rows(name, "select seq, aggregate_id from event_log where user_id = "
+                            f"'{user['id']}' order by seq")
+            seqs = [int(e[0]) for e in ev]
+            self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
+            have = {int(e[1]) for e in ev}
+            self.assertEqual(set(created) - have, set(), "a 201 without its event")
+            tasks = {int(r[0]) for r in rows(name, f"select id from tasks where user_id = '{user['id']}'")}
+            self.assertEqual(tasks, have, "every committed task has its event and no event lacks its task")
+            wait_until(lambda: rows(name, "select count(*) from event_log where published_at is null") == [["0"]],
+                       what="the restarted relay to publish what was left")
+            dup = rows(name, "select consumer, event_id from event_receipts group by 1, 2 having count(*) > 1")
+            self.assertEqual(dup, [])
+            work = rows(name, "select count(*) from event_receipts where consumer = 'work'")
+            self.assertEqual(work, [[str(len(seqs))]])
+        finally:
+            s2.stop()
+        self.assertCleanStop(s2)
+
+
+class ReplicaTest(H.ApiTestCase):
+    def test_two_replicas_publish_each_event_once(self):
+        name, db = H.create_db()
+        a = start(db, "test_events:replica-a")
+        b = start(db, "test_events:replica-b", do_migrate=False, JWT_SECRET=a.secret)
+        try:
+            user = H.sign_up_full(server=a)
+            for i in range(10):
+                H.create_task(user["id"], user["token"], server=a if i % 2 else b)
+            wait_until(lambda: rows(name, "select count(*) from event_receipts where consumer = 'work'")
+                       == [["10"]], what="the events of both replicas")
+            self.assertEqual(rows(name, "select count(*) from event_log where published_at is null"), [["0"]])
+            time.sleep(3 * SWEEP_MS / 1000)
+            self.assertEqual(rows(name, "select count(*) from event_receipts where consumer = 'work'"), [["10"]])
+        finally:
+            a.stop()
+            b.stop()
+        self.assertCleanStop(a)
+        self.assertCleanStop(b)
