@@ -6,9 +6,14 @@
 
 #include "core/log.h"
 
+/* The receipt is taken from the event log itself: a message naming an event
+ * the log does not have (forged, or from elsewhere) has no effect. Answers
+ * (known, first time). */
 const char CONSUMER_RECEIPT_SQL[] =
-    "INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
-    " VALUES ($1, $2::uuid, $3, $4::bigint) ON CONFLICT DO NOTHING RETURNING 1";
+    "WITH known AS (SELECT event_id, user_id, seq FROM event_log WHERE event_id = $2::uuid),"
+    " added AS (INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
+    " SELECT $1, event_id, user_id, seq FROM known ON CONFLICT DO NOTHING RETURNING 1)"
+    " SELECT (SELECT count(*) FROM known), (SELECT count(*) FROM added)";
 
 void consumer_name(enum subscription kind, const char *instance_id, char *out, size_t cap)
 {
@@ -38,14 +43,24 @@ bool consumer_parse(const char *json, size_t len, struct delivered_event *out)
 	return ok;
 }
 
-void consumer_receipt_params(const char *consumer, const struct delivered_event *e, char seq[24],
-                             const char *params[4])
+enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
+                                       const struct delivered_event *e)
 {
-	snprintf(seq, 24, "%lld", e->seq);
-	params[0] = consumer;
-	params[1] = e->event_id;
-	params[2] = e->user_id;
-	params[3] = seq;
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		log_fields(LOG_WARN, "event not handled; will be redelivered", "s:consumer",
+		           consumer, "s:event_id", e->event_id, "s:error",
+		           r ? PQresultErrorMessage(r) : "no database connection", NULL);
+		return DELIVERY_RETRY;
+	}
+	if (PQgetvalue(r, 0, 0)[0] == '0') {
+		log_fields(LOG_WARN, "dropped an event the event log does not have", "s:consumer",
+		           consumer, "s:event_id", e->event_id, NULL);
+		return DELIVERY_DROP;
+	}
+	if (PQgetvalue(r, 0, 1)[0] == '1')
+		log_fields(LOG_DEBUG, "event handled", "s:consumer", consumer, "s:event_id",
+		           e->event_id, "s:type", e->type, NULL);
+	return DELIVERY_DONE;
 }
 
 enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len)
@@ -56,20 +71,9 @@ enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json
 		           consumer, NULL);
 		return DELIVERY_DROP;
 	}
-	char seq[24];
-	const char *params[4];
-	consumer_receipt_params(consumer, &e, seq, params);
-	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 4, NULL, params, NULL, NULL, 0);
-	enum delivery d = DELIVERY_DONE;
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_fields(LOG_WARN, "event not handled; will be redelivered", "s:consumer",
-		           consumer, "s:event_id", e.event_id, "s:error", PQresultErrorMessage(r),
-		           NULL);
-		d = DELIVERY_RETRY;
-	} else if (PQntuples(r) == 1) {
-		log_fields(LOG_DEBUG, "event handled", "s:consumer", consumer, "s:event_id",
-		           e.event_id, "s:type", e.type, NULL);
-	}
+	const char *params[] = {consumer, e.event_id};
+	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 2, NULL, params, NULL, NULL, 0);
+	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
 	PQclear(r);
 	return d;
 }

@@ -34,11 +34,12 @@ struct delivered_event {
 /* Parses a CloudEvent from the bus; false for a poison message. */
 bool consumer_parse(const char *json, size_t len, struct delivered_event *out);
 
-/* The receipt statement: INSERT ... ON CONFLICT DO NOTHING RETURNING 1 (one
- * row: first delivery; none: a redelivery). */
+/* The receipt statement, with parameters (consumer, event id), and what its
+ * result (NULL: no connection) means for the delivery. An event the log
+ * does not have is dropped. */
 extern const char CONSUMER_RECEIPT_SQL[];
-void consumer_receipt_params(const char *consumer, const struct delivered_event *e, char seq[24],
-                             const char *params[4]);
+enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
+                                       const struct delivered_event *e);
 
 /* Handles one delivery on a blocking connection (consumer threads). */
 enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len);
