@@ -15,6 +15,12 @@ void api_sign_up(struct call *c);
 void api_sign_in(struct call *c);
 void api_me(struct call *c);
 
+/* The routes the Dapr sidecar calls (USE_DAPR=true; 404 otherwise). */
+void api_dapr_subscribe(struct call *c);
+void api_dapr_config(struct call *c);
+void api_dapr_event(struct call *c, bool broadcast);
+void api_dapr_cron(struct call *c);
+
 void api_tasks_list(struct call *c);
 void api_tasks_create(struct call *c);
 void api_task_get(struct call *c);

@@ -38,6 +38,19 @@ void api_dispatch(struct call *c)
 	case ROUTE_TASK_COMPLETE:
 		api_task_complete(c);
 		return;
+	case ROUTE_DAPR_SUBSCRIBE:
+		api_dapr_subscribe(c);
+		return;
+	case ROUTE_DAPR_CONFIG:
+		api_dapr_config(c);
+		return;
+	case ROUTE_DAPR_EVENTS_WORK:
+	case ROUTE_DAPR_EVENTS_BROADCAST:
+		api_dapr_event(c, c->route.route == ROUTE_DAPR_EVENTS_BROADCAST);
+		return;
+	case ROUTE_DAPR_CRON:
+		api_dapr_cron(c);
+		return;
 	case ROUTE_NONE:
 		break;
 	}

@@ -16,6 +16,7 @@ static int split_path(const char *path, size_t len, struct segment *segs);
 static bool seg_is(const struct segment *s, const char *lit);
 static bool decode_user_id(const struct segment *s, char *out);
 static bool parse_task_id(const struct segment *s, int64_t *out);
+static void match_dapr(const struct segment *s, int n, struct route_match *m);
 
 enum http_method router_method(const char *name, size_t len)
 {
@@ -46,6 +47,8 @@ enum route_id router_match(const char *path, size_t len, enum http_method method
 	} else if (n == 1 && seg_is(&s[0], "ready")) {
 		m->route = ROUTE_READY;
 		m->allowed = METHOD_GET;
+	} else if (n >= 2 && n <= 3 && seg_is(&s[0], "dapr")) {
+		match_dapr(s, n, m);
 	} else if (n == 3 && seg_is(&s[0], "api") && seg_is(&s[1], "auth")) {
 		if (seg_is(&s[2], "sign-up")) {
 			m->route = ROUTE_SIGN_UP;
@@ -127,6 +130,27 @@ static int split_path(const char *path, size_t len, struct segment *segs)
 		i++;
 	}
 	return n;
+}
+
+/* /dapr/subscribe, /dapr/config, /dapr/events/{work,broadcast}, /dapr/cron */
+static void match_dapr(const struct segment *s, int n, struct route_match *m)
+{
+	if (n == 2 && seg_is(&s[1], "subscribe")) {
+		m->route = ROUTE_DAPR_SUBSCRIBE;
+		m->allowed = METHOD_GET;
+	} else if (n == 2 && seg_is(&s[1], "config")) {
+		m->route = ROUTE_DAPR_CONFIG;
+		m->allowed = METHOD_GET;
+	} else if (n == 2 && seg_is(&s[1], "cron")) {
+		m->route = ROUTE_DAPR_CRON;
+		m->allowed = METHOD_POST;
+	} else if (n == 3 && seg_is(&s[1], "events") && seg_is(&s[2], "work")) {
+		m->route = ROUTE_DAPR_EVENTS_WORK;
+		m->allowed = METHOD_POST;
+	} else if (n == 3 && seg_is(&s[1], "events") && seg_is(&s[2], "broadcast")) {
+		m->route = ROUTE_DAPR_EVENTS_BROADCAST;
+		m->allowed = METHOD_POST;
+	}
 }
 
 static bool seg_is(const struct segment *s, const char *lit)

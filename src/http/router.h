@@ -17,6 +17,12 @@ enum route_id {
 	ROUTE_TASKS,
 	ROUTE_TASK,
 	ROUTE_TASK_COMPLETE,
+	/* Called by the Dapr sidecar (api/dapr.c). */
+	ROUTE_DAPR_SUBSCRIBE,
+	ROUTE_DAPR_CONFIG,
+	ROUTE_DAPR_EVENTS_WORK,
+	ROUTE_DAPR_EVENTS_BROADCAST,
+	ROUTE_DAPR_CRON,
 };
 
 enum http_method {
