@@ -75,6 +75,28 @@ static void test_health_and_ready(void **state)
 	assert_false(m.method_allowed);
 }
 
+/* The routes the Dapr sidecar calls. */
+static void test_dapr_routes(void **state)
+{
+	(void)state;
+	struct route_match m;
+	assert_int_equal(match("/dapr/subscribe", METHOD_GET, &m), ROUTE_DAPR_SUBSCRIBE);
+	assert_true(m.method_allowed);
+	assert_int_equal(match("/dapr/config", METHOD_GET, &m), ROUTE_DAPR_CONFIG);
+	assert_int_equal(match("/dapr/events/work", METHOD_POST, &m), ROUTE_DAPR_EVENTS_WORK);
+	assert_int_equal(m.allowed, METHOD_POST);
+	assert_int_equal(match("/dapr/events/broadcast", METHOD_POST, &m),
+	                 ROUTE_DAPR_EVENTS_BROADCAST);
+	assert_int_equal(match("/dapr/cron", METHOD_POST, &m), ROUTE_DAPR_CRON);
+	assert_true(m.method_allowed);
+	assert_int_equal(match("/dapr/cron", METHOD_GET, &m), ROUTE_DAPR_CRON);
+	assert_false(m.method_allowed);
+	assert_none("/dapr");
+	assert_none("/dapr/events");
+	assert_none("/dapr/events/other");
+	assert_none("/dapr/subscribe/x");
+}
+
 static void test_auth_routes(void **state)
 {
 	(void)state;
@@ -401,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_method_names),
 	    cmocka_unit_test(test_health_and_ready),
 	    cmocka_unit_test(test_auth_routes),
+	    cmocka_unit_test(test_dapr_routes),
 	    cmocka_unit_test(test_tasks_collection),
 	    cmocka_unit_test(test_single_task),
 	    cmocka_unit_test(test_task_complete),
