@@ -2,24 +2,29 @@
 # Benchmarks the task API against PostgreSQL doing the same SQL, in one run.
 #
 #   scripts/bench.sh [--duration S] [--connections N] [--users N] [--scenarios "create list complete"]
+#                    [--bus in-process|kafka]
 #
 # Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
 # server on 127.0.0.1:8100, seeds users (tokens minted with the server's
 # secret) and their tasks, then for each scenario runs wrk against the API and
 # pgbench -M prepared with the API's own SQL (scripts/bench/pg_*.sql) at the
 # same concurrency. Prints req/s, p50, p99 for both and the API/pgbench ratio,
-# and the server's idle RSS. Absolute numbers on a shared machine drift: read
+# the server's idle RSS, and for the writes the events the outbox relay
+# published: how many per second, and the time from commit to the bus's
+# acknowledgement (p50, p99). --bus kafka publishes to a local broker
+# (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Absolute numbers on a shared machine drift: read
 # the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=64 users=100 scenarios="create list complete"
+duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --users) users=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
+    --bus) bus=$2; shift 2 ;;
     *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" >&2; exit 2 ;;
   esac
 done
@@ -36,6 +41,15 @@ scripts/pg.sh start $pgdir $pgport >/dev/null
 db=$(scripts/pg.sh createdb $pgdir $pgport bench 2>/dev/null)
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 
+broker=""
+extra_env=()
+if [ "$bus" = kafka ]; then
+  ./build/kafka-mock-broker --topic tasks.events:4 --bootstrap-file "$out/bootstrap" >/dev/null 2>&1 </dev/null &
+  broker=$!
+  for _ in $(seq 100); do [ -s "$out/bootstrap" ] && break; sleep 0.1; done
+  extra_env=(KAFKA_BROKERS="$(cat "$out/bootstrap")")
+fi
+
 server=""
 cleanup() {
   if [ -n "$server" ] && ! kill -0 "$server" 2>/dev/null; then
@@ -44,14 +58,16 @@ cleanup() {
     server=""
   fi
   [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  [ -n "$broker" ] && kill -TERM "$broker" 2>/dev/null && wait "$broker" 2>/dev/null
   scripts/pg.sh stop $pgdir
   rm -rf "$out"
 }
 trap cleanup EXIT
 
-DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn ${TASKFLOW_BIN:-./build/taskflow} serve 2>"$out/server.log" &
+env "${extra_env[@]}" DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn \
+  ${TASKFLOW_BIN:-./build/taskflow} serve 2>"$out/server.log" &
 server=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
 sleep 1
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
 
@@ -103,6 +119,19 @@ pg() { # sqlfile
   awk -v t="$tps" -v a="$p50" -v b="$p99" 'BEGIN {printf "%s %.3f %.3f 0\n", t, a / 1000, b / 1000}'
 }
 
+# The events a run's writes produced, once the relay has published them all.
+events_report() { # scenario first-log-id
+  for _ in $(seq 300); do
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && break
+    sleep 0.1
+  done
+  psql -Atq "$db" -F' ' -c "SELECT count(*),
+      count(*) / greatest(extract(epoch FROM max(published_at) - min(\"timestamp\")), 0.001),
+      1000 * extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY published_at - \"timestamp\")),
+      1000 * extract(epoch FROM percentile_cont(0.99) WITHIN GROUP (ORDER BY published_at - \"timestamp\"))
+    FROM event_log WHERE id > $2" >"$out/events-$1.txt"
+}
+
 printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
 for scenario in $scenarios; do
   case $scenario in
@@ -110,10 +139,18 @@ for scenario in $scenarios; do
     list) data=$out/users_r.txt sql=scripts/bench/pg_list.sql ;;
     complete) data=$out/tasks_r.txt sql=scripts/bench/pg_complete.sql ;;
   esac
+  since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
   read -r a_rps a_p50 a_p99 a_bad <<<"$(api $scenario "$data")"
+  [ "$scenario" = list ] || events_report "$scenario" "$since"
   read -r p_rps p_p50 p_p99 _ <<<"$(pg $sql)"
   awk -v s=$scenario -v ar="$a_rps" -v a5="$a_p50" -v a9="$a_p99" -v ab="$a_bad" \
     -v pr="$p_rps" -v p5="$p_p50" -v p9="$p_p99" \
     'BEGIN {printf "%-9s %10.0f %9.2f %9.2f %6d | %10.0f %9.2f %9.2f | %5.0f%%\n", s, ar, a5, a9, ab, pr, p5, p9, 100 * ar / pr}'
+done
+for f in "$out"/events-*.txt; do
+  [ -f "$f" ] || continue
+  read -r n rate p50 p99 <"$f"
+  printf "events (%s bus, %s): %d published, %.0f/s, commit to bus ack p50 %.1f ms, p99 %.1f ms\n" \
+    "$bus" "$(basename "$f" .txt | sed 's/events-//')" "$n" "$rate" "$p50" "$p99"
 done
 echo "idle RSS: $((idle_rss_kb / 1024)) MiB ($idle_rss_kb KiB); wrk -t2 -c$conns -d${duration}s, pgbench -c$conns -j2 -M prepared; $(nproc) cores"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/strbuf.h"
 
 /* The receipt is taken from the event log itself: a message naming an event
  * the log does not have (forged, or from elsewhere) has no effect. Answers
@@ -61,6 +62,41 @@ enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
 		log_fields(LOG_DEBUG, "event handled", "s:consumer", consumer, "s:event_id",
 		           e->event_id, "s:type", e->type, NULL);
 	return DELIVERY_DONE;
+}
+
+enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, int nconsumers,
+                                    const char *const *event_ids, int n)
+{
+	static const char sql[] =
+	    "INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
+	    " SELECT c, e.event_id, e.user_id, e.seq FROM event_log e, unnest($1::text[]) c"
+	    " WHERE e.event_id = ANY($2::uuid[]) ON CONFLICT DO NOTHING";
+	struct strbuf names = {0}, ids = {0};
+	strbuf_append(&names, "{");
+	for (int i = 0; i < nconsumers; i++) {
+		strbuf_append(&names, i ? ",\"" : "\"");
+		strbuf_append(&names, consumers[i]); /* our own names: no quotes or backslashes */
+		strbuf_append(&names, "\"");
+	}
+	strbuf_append(&names, "}");
+	strbuf_append(&ids, "{");
+	for (int i = 0; i < n; i++) {
+		strbuf_append(&ids, i ? "," : "");
+		strbuf_append(&ids, event_ids[i]);
+	}
+	strbuf_append(&ids, "}");
+	const char *params[] = {names.data, ids.data};
+	PGresult *r = PQexecParams(pg, sql, 2, NULL, params, NULL, NULL, 0);
+	enum delivery d = DELIVERY_DONE;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		log_fields(LOG_WARN, "events not handled; will be redelivered", "s:error",
+		           PQresultErrorMessage(r), NULL);
+		d = DELIVERY_RETRY;
+	}
+	PQclear(r);
+	strbuf_free(&names);
+	strbuf_free(&ids);
+	return d;
 }
 
 enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len)

@@ -41,6 +41,11 @@ extern const char CONSUMER_RECEIPT_SQL[];
 enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
                                        const struct delivered_event *e);
 
+/* Handles a batch of events of our own log for several consumers at once
+ * (the in-process bus): one statement. DELIVERY_DONE or DELIVERY_RETRY. */
+enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, int nconsumers,
+                                    const char *const *event_ids, int n);
+
 /* Handles one delivery on a blocking connection (consumer threads). */
 enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len);
 
