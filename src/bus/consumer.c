@@ -70,7 +70,8 @@ enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, in
 	static const char sql[] =
 	    "INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
 	    " SELECT c, e.event_id, e.user_id, e.seq FROM event_log e, unnest($1::text[]) c"
-	    " WHERE e.event_id = ANY($2::uuid[]) ON CONFLICT DO NOTHING";
+	    " WHERE e.event_id = ANY($2::uuid[]) AND e.event_type LIKE 'task.%'"
+	    " ON CONFLICT DO NOTHING"; /* the same events consumer_parse accepts */
 	struct strbuf names = {0}, ids = {0};
 	strbuf_append(&names, "{");
 	for (int i = 0; i < nconsumers; i++) {
