@@ -115,7 +115,6 @@ static bool read_events(struct config *cfg, char *err, size_t errlen)
 	cfg->pubsub_name = env_or("PUBSUB_NAME", "pubsub");
 	cfg->broadcast_pubsub_name = env_or("BROADCAST_PUBSUB_NAME", "pubsub-broadcast");
 	cfg->state_store = env_or("STATE_STORE", "statestore");
-	cfg->cron_binding = env_or("CRON_BINDING", "cron");
 	if (!read_int("DAPR_WAIT_MS", 60000, 0, 600000, &n, err, errlen))
 		return false;
 	cfg->dapr_wait_ms = (int)n;

@@ -36,7 +36,6 @@ struct config {
 	const char *pubsub_name;
 	const char *broadcast_pubsub_name;
 	const char *state_store;
-	const char *cron_binding;
 	int dapr_wait_ms; /* how long start-up waits for the sidecar */
 	/* USE_DAPR=false with KAFKA_BROKERS: librdkafka */
 	const char *kafka_brokers;

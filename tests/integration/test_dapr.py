@@ -1,0 +1,197 @@
+"""The Dapr path (USE_DAPR=true) against the sidecar double (tests/tools/dapr_sidecar_double.py):
+publishing through the sidecar, the subscription routes, the app token, the cron binding, and an
+outage of the sidecar's publish API."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import harness as H
+
+SERVER = "none"
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DOUBLE = os.path.join(REPO, "tests", "tools", "dapr_sidecar_double.py")
+APP_TOKEN = "app-token-" + uuid.uuid4().hex
+DAPR_TOKEN = "dapr-token-" + uuid.uuid4().hex
+WAIT = 20.0
+
+
+def wait_until(predicate, timeout=WAIT, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Sidecar:
+    def __init__(self, app_port):
+        self.port, self.control = H.free_port(), H.free_port()
+        self.log_path = os.path.join(H.CTX.tmpdir or "/tmp", f"sidecar-{self.port}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, DOUBLE, "--dapr-http-port", str(self.port), "--app-port", str(app_port),
+             "--dapr-api-token", DAPR_TOKEN, "--app-api-token", APP_TOKEN, "--control-port", str(self.control),
+             "--pubsub", "pubsub", "--pubsub", "pubsub-broadcast:broadcast", "--cron", "cron:3600",
+             "--retry-interval-ms", "100"],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode().strip()
+        if line != "READY":
+            raise RuntimeError(f"sidecar double did not start: {line!r}")
+
+    def get(self, path):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.control}{path}", timeout=10) as r:
+            return json.loads(r.read())
+
+    def post(self, path, body):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.control}{path}", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read() or b"null")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def rows(dbname, sql):
+    out = H.psql(dbname, sql).strip()
+    return [line.split("|") for line in out.splitlines()] if out else []
+
+
+class DaprTest(H.ApiTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db_name, db = H.create_db()
+        port = H.free_port()
+        cls.sidecar = Sidecar(port)   # the sidecar first, as on Kubernetes: it waits for the app
+        cls.instance = "pod-" + uuid.uuid4().hex[:6]
+        cls.server = H.start_server(db, name="test_dapr", PORT=str(port), USE_DAPR="true",
+                                    DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
+                                    APP_API_TOKEN=APP_TOKEN, INSTANCE_ID=cls.instance, RELAY_SWEEP_MS="200")
+        wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.sidecar.stop()
+
+    def setUp(self):
+        self.user = H.sign_up_full(server=self.server)
+
+    def test_ready_reports_the_sidecar(self):
+        r = H.api("GET", "/ready", server=self.server)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["checks"]["bus"], "ok")
+
+    def test_the_sidecar_loaded_our_subscriptions(self):
+        subs = self.sidecar.get("/subscriptions")
+        text = json.dumps(subs)
+        self.assertIn("/dapr/events/work", text)
+        self.assertIn("/dapr/events/broadcast", text)
+        kinds = {c["kind"] for c in self.sidecar.get("/app-calls")}
+        self.assertTrue({"config", "subscribe"} <= kinds, kinds)
+
+    def test_a_change_is_published_through_the_sidecar_and_handled(self):
+        task = H.create_task(self.user["id"], self.user["token"], server=self.server)
+        ev = rows(self.db_name, "select event_id, seq from event_log where user_id = "
+                                f"'{self.user['id']}' and aggregate_id = '{task['id']}'")
+        self.assertEqual(len(ev), 1)
+        event_id = ev[0][0]
+        wait_until(lambda: any(p["envelope"] and p["envelope"].get("id") == event_id
+                               for p in self.sidecar.get("/published?pubsub=pubsub")),
+                   what="the publish")
+        pub = [p for p in self.sidecar.get("/published?pubsub=pubsub")
+               if p["envelope"] and p["envelope"].get("id") == event_id][0]
+        self.assertEqual(pub["topic"], "tasks.events")
+        self.assertEqual(pub["metadata"].get("partitionKey"), self.user["id"])
+        self.assertEqual(pub["contentType"], "application/cloudevents+json")
+        env = pub["envelope"]
+        self.assertEqual((env["type"], env["source"], env["subject"], env["userid"], env["seq"]),
+                         ("task.created", "taskflow", str(task["id"]), self.user["id"], 1))
+        self.assertEqual(env["data"]["task"], task)
+        wait_until(lambda: rows(self.db_name, f"select consumer from event_receipts where event_id = '{event_id}'")
+                   == [["work"]], what="the work subscription to handle it")
+        deliveries = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/work") if d["eventId"] == event_id]
+        self.assertEqual([d["outcome"] for d in deliveries], ["success"])
+        self.assertEqual(rows(self.db_name, f"select published_at is not null from event_log where event_id = '{event_id}'"),
+                         [["t"]])
+
+    def test_routes_the_sidecar_calls_need_the_app_token(self):
+        for method, path in (("GET", "/dapr/subscribe"), ("POST", "/dapr/events/work"),
+                             ("POST", "/dapr/events/broadcast"), ("POST", "/dapr/cron")):
+            for headers in ({}, {"dapr-api-token": "wrong"}, {"dapr-api-token": APP_TOKEN + "x"}):
+                with self.subTest(path=path, headers=headers):
+                    r = H.api(method, path, b"{}" if method == "POST" else H._NO_BODY,
+                              headers=dict(headers, **{"Content-Type": "application/cloudevents+json"}),
+                              server=self.server)
+                    self.assertError(r, 401, "unauthorized")
+
+    def test_a_forged_or_poison_delivery_is_dropped(self):
+        good_headers = {"dapr-api-token": APP_TOKEN, "Content-Type": "application/cloudevents+json"}
+        forged = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "task.created", "source": "taskflow",
+                  "userid": self.user["id"], "seq": 1, "data": {}}
+        for body in (b"not json", b"{}", json.dumps({"id": "x"}).encode(), json.dumps(forged).encode()):
+            with self.subTest(body=body[:40]):
+                r = H.api("POST", "/dapr/events/work", body, headers=good_headers, server=self.server)
+                self.assertStatus(r, 200)
+                self.assertEqual(r.json, {"status": "DROP"})
+        self.assertEqual(rows(self.db_name, f"select count(*) from event_receipts where event_id = '{forged['id']}'"),
+                         [["0"]])
+
+    def test_config_is_404(self):
+        r = H.api("GET", "/dapr/config", headers={"dapr-api-token": APP_TOKEN}, server=self.server)
+        self.assertStatus(r, 404)
+
+    def test_cron_tick_answers_200_and_sweeps_the_outbox(self):
+        # A tick as the sidecar sends it (contract 4.1): empty body, timeZone and readTimeUTC.
+        eid = str(uuid.uuid4())
+        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                             f" values ('{eid}', 'task.created', '{self.user['id']}', '1', 1, '{{\"task\": {{}}}}')")
+        r = H.api("POST", "/dapr/cron", b"", server=self.server,
+                  headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/json",
+                           "timeZone": "UTC", "readTimeUTC": "2026-11-27T00:00:00Z"})
+        self.assertStatus(r, 200)
+        wait_until(lambda: rows(self.db_name, f"select published_at is not null from event_log where event_id = '{eid}'")
+                   == [["t"]], what="the swept event")
+
+    def test_a_publish_outage_loses_nothing_and_keeps_order(self):
+        self.sidecar.post("/fail", {"publish": "500"})
+        try:
+            created = [H.create_task(self.user["id"], self.user["token"], server=self.server, title=f"o{i}")
+                       for i in range(30)]
+            time.sleep(0.5)
+            self.assertEqual(rows(self.db_name, f"select count(*) from event_log where user_id = '{self.user['id']}'"
+                                                " and published_at is not null"), [["0"]])
+        finally:
+            self.sidecar.post("/fail", {"publish": None})
+        ids = [r[0] for r in rows(self.db_name, "select event_id from event_log where user_id = "
+                                                f"'{self.user['id']}' order by seq")]
+        self.assertEqual(len(ids), len(created))
+        wait_until(lambda: rows(self.db_name, "select count(*) from event_receipts where consumer = 'work' and"
+                                              f" user_id = '{self.user['id']}'") == [[str(len(ids))]],
+                   what="every event after the outage")
+        published = [p["envelope"]["id"] for p in self.sidecar.get("/published?pubsub=pubsub")
+                     if p["envelope"] and p["envelope"].get("userid") == self.user["id"]]
+        self.assertEqual(published, ids, "published once each, in seq order")
+
+
+class WithoutDaprTest(H.ApiTestCase):
+    def test_dapr_routes_do_not_exist_without_use_dapr(self):
+        s = H.start_server(name="test_dapr:off")
+        try:
+            for method, path in (("GET", "/dapr/subscribe"), ("POST", "/dapr/events/work"), ("POST", "/dapr/cron")):
+                with self.subTest(path=path):
+                    r = H.api(method, path, b"{}" if method == "POST" else H._NO_BODY,
+                              headers={"Content-Type": "application/json"}, server=s)
+                    self.assertError(r, 404, "not_found")
+        finally:
+            s.stop()
+        self.assertCleanStop(s)
