@@ -39,6 +39,26 @@ for t in $build/test_*; do
 done
 suite unit "$u_pass" "$u_fail"
 
+# The test tools' own tests (the Kafka broker and the Dapr sidecar double
+# are pinned to what they stand in for).
+t_pass=0 t_fail=0
+for t in tests/tools/test_*.py; do
+  out=$(KAFKA_MOCK_BROKER=$build/kafka-mock-broker python3 -m unittest "$t" 2>&1)
+  rc=$?
+  ran=$(sed -n 's/^Ran \([0-9]*\) tests\{0,1\}.*/\1/p' <<<"$out" | tail -n 1)
+  bad=$(grep -E '^FAILED \(' <<<"$out" | grep -oE '(failures|errors)=[0-9]+' | cut -d= -f2 |
+    awk '{n += $1} END {print n + 0}')
+  skipped=$(sed -n 's/.*skipped=\([0-9]*\).*/\1/p' <<<"$out" | tail -n 1)
+  ran=${ran:-0} bad=${bad:-0} skipped=${skipped:-0}
+  if [ "$rc" -ne 0 ]; then
+    echo "$out" | tail -n 40
+    [ "$bad" -eq 0 ] && bad=1
+  fi
+  t_pass=$((t_pass + ran - bad - skipped))
+  t_fail=$((t_fail + bad))
+done
+suite tools "$t_pass" "$t_fail"
+
 # Integration tests: the real server against its own PostgreSQL.
 pgdir=.local/pg-test
 pgport=${TEST_PG_PORT:-55460}

@@ -114,13 +114,13 @@ class ReadyTest(H.ApiTestCase):
             r = H.api("GET", "/ready", server=s)
             if r.status == 200:
                 # serve migrated on its own: then it must really be usable
-                self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}})
+                self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "bus": "ok"}})
                 uid, token = H.sign_up(server=s)
                 self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
             else:
                 self.assertStatus(r, 503)
                 self.assertEqual(r.json, {"status": "unavailable",
-                                          "checks": {"database": "ok", "migrations": "pending"}})
+                                          "checks": {"database": "ok", "migrations": "pending", "bus": "ok"}})
         finally:
             s.stop()
         self.assertCleanStop(s)
@@ -133,13 +133,13 @@ class ReadyTest(H.ApiTestCase):
             r = H.api("GET", "/ready", server=s)
             self.assertStatus(r, 503)
             self.assertEqual(r.json, {"status": "unavailable",
-                                      "checks": {"database": "ok", "migrations": "pending"}})
+                                      "checks": {"database": "ok", "migrations": "pending", "bus": "ok"}})
             self.assertStatus(H.api("GET", "/health", server=s), 200)
             r2 = H.migrate(db, s.env)
             self.assertEqual(r2.returncode, 0, r2.stderr)
             r = H.api("GET", "/ready", server=s)
             self.assertStatus(r, 200)
-            self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}})
+            self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "bus": "ok"}})
         finally:
             s.stop()
         self.assertCleanStop(s)

@@ -14,7 +14,7 @@ class HealthTest(H.ApiTestCase):
         r = H.api("GET", "/ready")
         self.assertStatus(r, 200)
         self.assertEqual(r.json, {"status": "ready",
-                                  "checks": {"database": "ok", "migrations": "ok"}})
+                                  "checks": {"database": "ok", "migrations": "ok", "bus": "ok"}})
 
     def test_health_wrong_method_is_405_with_allow(self):
         r = H.api("POST", "/health", {})
