@@ -79,7 +79,7 @@ class MigrateTest(H.ApiTestCase):
         try:
             r = H.api("GET", "/ready", server=s)
             self.assertStatus(r, 200)
-            self.assertEqual(r.json["checks"], {"database": "ok", "migrations": "ok"})
+            self.assertEqual(r.json["checks"], {"database": "ok", "migrations": "ok", "bus": "ok"})
             uid, token = H.sign_up(server=s)
             self.assertStatus(H.api("POST", H.tasks_path(uid), {"title": "m"}, token=token, server=s), 201)
         finally:
