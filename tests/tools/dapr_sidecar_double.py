@@ -1148,8 +1148,8 @@ class _Server(ThreadingHTTPServer):
 
 class _BaseHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = TOOL_NAME
-    sys_version = ""
+    def version_string(self):
+        return TOOL_NAME
 
     def setup(self):
         super().setup()
@@ -1385,7 +1385,7 @@ class Sidecar:
             self.listener = srv
             log("INFO", f"sidecar API listening on {self.cfg.listen_address}:{self.cfg.dapr_http_port}")
 
-    def stop_listener(self):
+    def stop_listener(self, why="publish failure mode: down"):
         with self.listener_lock:
             srv = self.listener
             self.listener = None
@@ -1400,7 +1400,7 @@ class Sidecar:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        log("INFO", "sidecar API port closed (publish failure mode: down)")
+        log("INFO", f"sidecar API port closed ({why})")
 
     # ---- calls to the app ------------------------------------------------------------------
 
@@ -2661,7 +2661,7 @@ def main(argv=None):
     while not sc.stop_event.wait(0.2):
         pass
     log("INFO", "stopping")
-    sc.stop_listener()
+    sc.stop_listener("shutting down")
     if control is not None:
         control.shutdown()
         control.server_close()
