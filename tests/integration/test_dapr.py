@@ -39,7 +39,7 @@ class Sidecar:
             [sys.executable, DOUBLE, "--dapr-http-port", str(self.port), "--app-port", str(app_port),
              "--dapr-api-token", DAPR_TOKEN, "--app-api-token", APP_TOKEN, "--control-port", str(self.control),
              "--pubsub", "pubsub", "--pubsub", "pubsub-broadcast:broadcast", "--cron", "cron:3600",
-             "--retry-interval-ms", "100"],
+             "--retry-interval-ms", "100", "--shared-broker"],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
         line = self.proc.stdout.readline().decode().strip()
         if line != "READY":
@@ -117,8 +117,12 @@ class DaprTest(H.ApiTestCase):
         self.assertEqual((env["type"], env["source"], env["subject"], env["userid"], env["seq"]),
                          ("task.created", "taskflow", str(task["id"]), self.user["id"], 1))
         self.assertEqual(env["data"]["task"], task)
-        wait_until(lambda: rows(self.db_name, f"select consumer from event_receipts where event_id = '{event_id}'")
-                   == [["work"]], what="the work subscription to handle it")
+        wait_until(lambda: rows(self.db_name, f"select consumer from event_receipts where event_id = '{event_id}'"
+                                              " order by consumer")
+                   == [[f"broadcast:{self.instance}"], ["work"]], what="both subscriptions to handle it")
+        broadcast = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/broadcast") if d["eventId"] == event_id]
+        self.assertEqual([(d["outcome"], d["headers"].get("pubsubName")) for d in broadcast],
+                         [("success", "pubsub-broadcast")])
         deliveries = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/work") if d["eventId"] == event_id]
         self.assertEqual([d["outcome"] for d in deliveries], ["success"])
         self.assertEqual(rows(self.db_name, f"select published_at is not null from event_log where event_id = '{event_id}'"),

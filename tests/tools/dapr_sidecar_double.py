@@ -15,6 +15,7 @@ Usage:
       [--scoped-topic PUBSUB:TOPIC]... [--control-port C] [--retry-interval-ms 200]
       [--max-retries -1] [--job-retry-interval-ms 1000] [--job-max-retries 3]
       [--app-timeout-s 60] [--listen-address 127.0.0.1] [--app-channel-address 127.0.0.1]
+      [--shared-broker]
 
   --dapr-http-port P     the sidecar API port (the app's DAPR_HTTP_PORT).
   --app-port A           the app's port. Optional: without it nothing is called on the app and
@@ -42,6 +43,10 @@ Usage:
   --max-retries N        redeliveries before giving up (default -1: forever, like the Kafka
                          component's backOffMaxRetries -1, contract 2.3).
   --job-retry-interval-ms / --job-max-retries  default job failure policy (1000 ms x 3, contract 5).
+  --shared-broker        all pub/sub components read the same topics, as several pubsub.kafka
+                         components on one cluster do (each with its own consumer group): a
+                         message published on one is delivered to the subscriptions of every
+                         component for that topic. Default: each component is its own broker.
 
 It prints one line `READY` on stdout once its ports listen, and logs to stderr.
 
@@ -1865,19 +1870,21 @@ class Sidecar:
     def _submit(self, m):
         """Queue a message on its lane: one lane per (pubsub, topic, key); no key: its own lane.
         Caller holds self.lock (so lanes receive messages in publish order)."""
-        sub = self.sub_map.get((m.pubsub, m.topic))
-        if sub is None:
-            return
-        lane_id = (m.pubsub, m.topic, m.key) if m.key is not None else ("", "", f"#{m.seq}")
-        with self.lanes_lock:
-            lane = self.lanes.get(lane_id)
-            start = lane is None
+        # --shared-broker: every component reads the same topics (several pubsub.kafka
+        # components on one cluster, each with its own consumer group).
+        subs = [sub for (p, t), sub in self.sub_map.items()
+                if t == m.topic and (p == m.pubsub or self.cfg.shared_broker)]
+        for sub in subs:
+            lane_id = (sub.pubsub, m.topic, m.key) if m.key is not None else (sub.pubsub, "", f"#{m.seq}")
+            with self.lanes_lock:
+                lane = self.lanes.get(lane_id)
+                start = lane is None
+                if start:
+                    lane = self.lanes[lane_id] = collections.deque()
+                lane.append((m, sub))
+                self.inflight += 1
             if start:
-                lane = self.lanes[lane_id] = collections.deque()
-            lane.append((m, sub))
-            self.inflight += 1
-        if start:
-            threading.Thread(target=self._lane, args=(lane_id,), daemon=True).start()
+                threading.Thread(target=self._lane, args=(lane_id,), daemon=True).start()
 
     def _lane(self, lane_id):
         while not self.stop_event.is_set():
@@ -1994,7 +2001,7 @@ class Sidecar:
                  "__timestamp": str(int(m.time * 1000))}
         if m.key is not None:
             kafka["__key"] = m.key
-        for k, v in list(m.metadata.items()) + list(kafka.items()) + [("pubsubName", m.pubsub)]:
+        for k, v in list(m.metadata.items()) + list(kafka.items()) + [("pubsubName", sub.pubsub)]:
             if _valid_header_name(k) and "\r" not in v and "\n" not in v:
                 headers[k] = v
         tp = ce.get("traceparent")
@@ -2623,6 +2630,8 @@ def parse_args(argv):
     p.add_argument("--control-port", type=int, default=None)
     p.add_argument("--retry-interval-ms", type=int, default=200)
     p.add_argument("--max-retries", type=int, default=-1)
+    p.add_argument("--shared-broker", action="store_true",
+                   help="all pub/sub components share one broker's topics (each its own consumer group)")
     p.add_argument("--job-retry-interval-ms", type=int, default=1000)
     p.add_argument("--job-max-retries", type=int, default=3)
     p.add_argument("--app-timeout-s", type=float, default=60.0)
