@@ -2,7 +2,7 @@
 # Benchmarks the task API against PostgreSQL doing the same SQL, in one run.
 #
 #   scripts/bench.sh [--duration S] [--connections N] [--users N] [--scenarios "create list complete"]
-#                    [--bus in-process|kafka]
+#                    [--bus in-process|kafka] [--steady EVENTS_PER_S (1000; 0: skip)]
 #
 # Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
 # server on 127.0.0.1:8100, seeds users (tokens minted with the server's
@@ -12,12 +12,13 @@
 # the server's idle RSS, and for the writes the events the outbox relay
 # published: how many per second, and the time from commit to the bus's
 # acknowledgement (p50, p99). --bus kafka publishes to a local broker
-# (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Absolute numbers on a shared machine drift: read
+# (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Last, tasks
+# are created at a steady --steady rate to measure commit to ack at that rate. Absolute numbers on a shared machine drift: read
 # the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process
+duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process steady=1000
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -25,6 +26,7 @@ while [ $# -gt 0 ]; do
     --users) users=$2; shift 2 ;;
     --scenarios) scenarios=$2; shift 2 ;;
     --bus) bus=$2; shift 2 ;;
+    --steady) steady=$2; shift 2 ;;
     *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" >&2; exit 2 ;;
   esac
 done
@@ -147,6 +149,14 @@ for scenario in $scenarios; do
     -v pr="$p_rps" -v p5="$p_p50" -v p9="$p_p99" \
     'BEGIN {printf "%-9s %10.0f %9.2f %9.2f %6d | %10.0f %9.2f %9.2f | %5.0f%%\n", s, ar, a5, a9, ab, pr, p5, p9, 100 * ar / pr}'
 done
+if [ "$steady" != 0 ]; then
+  settle
+  since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
+  python3 scripts/bench/steady.py "http://127.0.0.1:$port" "$out/users_w.txt" "$steady" "$duration" \
+    >"$out/steady.txt"
+  echo "steady creates: $(cat "$out/steady.txt")"
+  events_report "steady-$steady" "$since"
+fi
 for f in "$out"/events-*.txt; do
   [ -f "$f" ] || continue
   read -r n rate p50 p99 <"$f"
