@@ -9,7 +9,10 @@ createdb, migrated with `taskflow migrate`) and its own `taskflow serve` process
 HOST=127.0.0.1 PORT=<free> DATABASE_URL=... JWT_SECRET=<random 48> CORS_ORIGINS=http://allowed.example
 LOG_LEVEL=warn THREADS=2 (plus what the module's server_env() returns), awaited on GET /health and
 stopped with SIGTERM afterwards (its exit status must be 0: that is counted as one more test).
-Modules with SERVER = "none" start what they need through harness.
+Modules with SERVER = "none" start what they need through harness. A module may also define
+module_setup(), called before anything else of the module (its database and server included:
+to start a process the server needs, such as a broker), and module_teardown(), called after
+everything else (its server stopped), also when setup failed.
 
 The last line printed is exactly "N passed, N failed"; the exit status is 1 if anything failed.
 """
@@ -169,6 +172,26 @@ def main():
 
 def run_module(mod, mod_name, suite, count, outcome):
     print(f"\n== {mod_name} ({count} tests)", flush=True)
+    try:
+        try:
+            if hasattr(mod, "module_setup"):
+                mod.module_setup()
+        except Exception:
+            text = traceback.format_exc()
+            for t in iter_tests(suite):
+                outcome.fail(t.id(), "module_setup failed:\n" + text, mod_name)
+            print(f"   module_setup failed: {text.strip().splitlines()[-1]}", flush=True)
+            return
+        run_module_tests(mod, mod_name, suite, outcome)
+    finally:
+        if hasattr(mod, "module_teardown"):
+            try:
+                mod.module_teardown()
+            except Exception:
+                outcome.fail(f"{mod_name}.[module_teardown]", traceback.format_exc(), mod_name)
+
+
+def run_module_tests(mod, mod_name, suite, outcome):
     mode = getattr(mod, "SERVER", "shared")
     server = None
     H.CTX.server = None
