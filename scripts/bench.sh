@@ -3,6 +3,7 @@
 #
 #   scripts/bench.sh [--duration S] [--connections N] [--users N] [--scenarios "create list complete"]
 #                    [--bus in-process|kafka] [--steady EVENTS_PER_S (1000; 0: skip)]
+#                    [--drain EVENTS (50000; 0: skip)]
 #
 # Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
 # server on 127.0.0.1:8100, seeds users (tokens minted with the server's
@@ -13,12 +14,14 @@
 # published: how many per second, and the time from commit to the bus's
 # acknowledgement (p50, p99). --bus kafka publishes to a local broker
 # (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Last, tasks
-# are created at a steady --steady rate to measure commit to ack at that rate. Absolute numbers on a shared machine drift: read
+# are created at a steady --steady rate to measure commit to ack at that rate,
+# and --drain events are written to the outbox at once to measure how many
+# events per second the relay moves through the bus. Absolute numbers on a shared machine drift: read
 # the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process steady=1000
+duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process steady=1000 drain=50000
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -27,6 +30,7 @@ while [ $# -gt 0 ]; do
     --scenarios) scenarios=$2; shift 2 ;;
     --bus) bus=$2; shift 2 ;;
     --steady) steady=$2; shift 2 ;;
+    --drain) drain=$2; shift 2 ;;
     *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" >&2; exit 2 ;;
   esac
 done
@@ -156,6 +160,22 @@ if [ "$steady" != 0 ]; then
     >"$out/steady.txt"
   echo "steady creates: $(cat "$out/steady.txt")"
   events_report "steady-$steady" "$since"
+fi
+if [ "$drain" != 0 ]; then
+  settle
+  psql -q "$db" -c "INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, data)
+    SELECT gen_random_uuid(), 'task.created', 'drain-' || (n % 1000), n::text, n / 1000 + 1,
+           '{\"task\": {\"id\": 0, \"title\": \"drain\"}}'
+    FROM generate_series(1, $drain) n ORDER BY n % 1000, n"
+  for _ in $(seq 600); do
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && break
+    sleep 0.1
+  done
+  psql -Atq "$db" -F' ' -c "SELECT count(*), count(*) / greatest(extract(epoch FROM
+      max(published_at) - min(published_at)), 0.001) FROM event_log WHERE user_id LIKE 'drain-%'
+      AND published_at IS NOT NULL" >"$out/drain.txt"
+  read -r n rate <"$out/drain.txt"
+  printf "drain (%s bus): %d events published at %.0f/s\n" "$bus" "$n" "$rate"
 fi
 for f in "$out"/events-*.txt; do
   [ -f "$f" ] || continue

@@ -267,7 +267,7 @@ static bool make_producer(struct kafka_bus *b, char *err, size_t errlen)
 	if (conf == NULL)
 		return false;
 	if (!set(conf, "enable.idempotence", "true", err, errlen) ||
-	    !set(conf, "acks", "all", err, errlen) || !set(conf, "linger.ms", "5", err, errlen) ||
+	    !set(conf, "acks", "all", err, errlen) || !set(conf, "linger.ms", "1", err, errlen) ||
 	    /* no local timeout: see the top of the file */
 	    !set(conf, "message.timeout.ms", "0", err, errlen)) {
 		rd_kafka_conf_destroy(conf);

@@ -13,7 +13,7 @@
 #include "store/db.h"
 
 #define OUTBOX_CHANNEL            "taskflow_events"
-#define OUTBOX_NOTIFY_INTERVAL_MS 5
+#define OUTBOX_NOTIFY_INTERVAL_MS 2
 
 extern const struct db_stmt OUTBOX_NOTIFY;
 
