@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -167,24 +168,35 @@ class DaprTest(H.ApiTestCase):
                    == [["t"]], what="the swept event")
 
     def test_a_publish_outage_loses_nothing_and_keeps_order(self):
+        users = [self.user] + [H.sign_up_full(server=self.server) for _ in range(3)]
         self.sidecar.post("/fail", {"publish": "500"})
         try:
-            created = [H.create_task(self.user["id"], self.user["token"], server=self.server, title=f"o{i}")
-                       for i in range(30)]
-            time.sleep(0.5)
-            self.assertEqual(rows(self.db_name, f"select count(*) from event_log where user_id = '{self.user['id']}'"
-                                                " and published_at is not null"), [["0"]])
+            def create_all(u):
+                for i in range(250):
+                    H.create_task(u["id"], u["token"], server=self.server, title=f"o{i}")
+            threads = [threading.Thread(target=create_all, args=(u,)) for u in users]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(rows(self.db_name, "select count(*), count(published_at) from event_log where"
+                                                f" user_id in ({','.join(repr(u['id']) for u in users)})"),
+                             [["1000", "0"]])
         finally:
             self.sidecar.post("/fail", {"publish": None})
-        ids = [r[0] for r in rows(self.db_name, "select event_id from event_log where user_id = "
-                                                f"'{self.user['id']}' order by seq")]
-        self.assertEqual(len(ids), len(created))
-        wait_until(lambda: rows(self.db_name, "select count(*) from event_receipts where consumer = 'work' and"
-                                              f" user_id = '{self.user['id']}'") == [[str(len(ids))]],
-                   what="every event after the outage")
-        published = [p["envelope"]["id"] for p in self.sidecar.get("/published?pubsub=pubsub")
-                     if p["envelope"] and p["envelope"].get("userid") == self.user["id"]]
-        self.assertEqual(published, ids, "published once each, in seq order")
+        for u in users:
+            ids = [r[0] for r in rows(self.db_name, "select event_id from event_log where user_id = "
+                                                    f"'{u['id']}' order by seq")]
+            self.assertEqual(len(ids), 250)
+            wait_until(lambda: rows(self.db_name, "select count(*) from event_receipts where consumer = 'work' and"
+                                                  f" user_id = '{u['id']}'") == [["250"]], timeout=90,
+                       what="every event after the outage")
+            published = [p["envelope"]["id"] for p in self.sidecar.get("/published?pubsub=pubsub")
+                         if p["envelope"] and p["envelope"].get("userid") == u["id"]]
+            self.assertEqual(published, ids, "published once each, in seq order")
+            handled = [d["eventId"] for d in self.sidecar.get("/deliveries?route=/dapr/events/work")
+                       if d["outcome"] == "success" and d["eventId"] in set(ids)]
+            self.assertEqual(handled, ids, "handled once each, in seq order")
 
 
 class WithoutDaprTest(H.ApiTestCase):

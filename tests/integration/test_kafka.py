@@ -279,10 +279,10 @@ class KafkaBusTest(H.ApiTestCase):
         BROKER.command("broker-down -1")
         down_at = time.monotonic()
         try:
-            failures = burst(users, 50, "during the outage")
+            failures = burst(users, 250, "during the outage")
             self.assertEqual(failures, [])
             # Nothing can have been acknowledged, and /ready says why.
-            self.assertEqual(unpublished(uids), 200)
+            self.assertEqual(unpublished(uids), 1000)
             wait_until(lambda: H.api("GET", "/ready").json["checks"]["bus"] == "broker unreachable",
                        timeout=15, what="/ready to say the broker is unreachable")
             self.assertStatus(H.api("GET", "/ready"), 503)
@@ -293,9 +293,9 @@ class KafkaBusTest(H.ApiTestCase):
                 time.sleep(0.2)
         finally:
             BROKER.command("broker-up -1")
-        wait_until(handled_everywhere(uids, 200), timeout=60,
-                   what="200 events published and handled after the outage")
-        self.assertExactlyOnceInOrder(uids, 50, strict_topic=True)
+        wait_until(handled_everywhere(uids, 1000), timeout=90,
+                   what="1,000 events published and handled after the outage")
+        self.assertExactlyOnceInOrder(uids, 250, strict_topic=True)
         with open(H.CTX.server.log_path, encoding="utf-8", errors="replace") as f:
             self.assertIn("bus did not acknowledge an event; retrying", f.read(),
                           "the relay never retried: the outage was too short to test that")
