@@ -118,6 +118,22 @@ def psql(dbname, sql):
     return r.stdout
 
 
+def psql_rows(dbname, sql):
+    """Run a query; returns its rows as lists of text fields."""
+    out = psql(dbname, sql).strip()
+    return [line.split("|") for line in out.splitlines()] if out else []
+
+
+def wait_until(predicate, timeout=20.0, what="condition", interval=0.05):
+    """Poll until predicate() is true; fail the test after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 # ---------------------------------------------------------------------------------------------
 # The server process
 # ---------------------------------------------------------------------------------------------

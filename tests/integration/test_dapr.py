@@ -19,16 +19,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DOUBLE = os.path.join(REPO, "tests", "tools", "dapr_sidecar_double.py")
 APP_TOKEN = "app-token-" + uuid.uuid4().hex
 DAPR_TOKEN = "dapr-token-" + uuid.uuid4().hex
-WAIT = 20.0
-
-
-def wait_until(predicate, timeout=WAIT, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Sidecar:
@@ -62,11 +52,6 @@ class Sidecar:
         self.log.close()
 
 
-def rows(dbname, sql):
-    out = H.psql(dbname, sql).strip()
-    return [line.split("|") for line in out.splitlines()] if out else []
-
-
 class DaprTest(H.ApiTestCase):
     @classmethod
     def setUpClass(cls):
@@ -77,7 +62,7 @@ class DaprTest(H.ApiTestCase):
         cls.server = H.start_server(db, name="test_dapr", PORT=str(port), USE_DAPR="true",
                                     DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
                                     APP_API_TOKEN=APP_TOKEN, INSTANCE_ID=cls.instance, RELAY_SWEEP_MS="200")
-        wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
+        H.wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
 
     @classmethod
     def tearDownClass(cls):
@@ -102,11 +87,11 @@ class DaprTest(H.ApiTestCase):
 
     def test_a_change_is_published_through_the_sidecar_and_handled(self):
         task = H.create_task(self.user["id"], self.user["token"], server=self.server)
-        ev = rows(self.db_name, "select event_id, seq from event_log where user_id = "
+        ev = H.psql_rows(self.db_name, "select event_id, seq from event_log where user_id = "
                                 f"'{self.user['id']}' and aggregate_id = '{task['id']}'")
         self.assertEqual(len(ev), 1)
         event_id = ev[0][0]
-        wait_until(lambda: any(p["envelope"] and p["envelope"].get("id") == event_id
+        H.wait_until(lambda: any(p["envelope"] and p["envelope"].get("id") == event_id
                                for p in self.sidecar.get("/published?pubsub=pubsub")),
                    what="the publish")
         pub = [p for p in self.sidecar.get("/published?pubsub=pubsub")
@@ -118,7 +103,7 @@ class DaprTest(H.ApiTestCase):
         self.assertEqual((env["type"], env["source"], env["subject"], env["userid"], env["seq"]),
                          ("task.created", "taskflow", str(task["id"]), self.user["id"], 1))
         self.assertEqual(env["data"]["task"], task)
-        wait_until(lambda: rows(self.db_name, f"select consumer from event_receipts where event_id = '{event_id}'"
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select consumer from event_receipts where event_id = '{event_id}'"
                                               " order by consumer")
                    == [[f"broadcast:{self.instance}"], ["work"]], what="both subscriptions to handle it")
         broadcast = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/broadcast") if d["eventId"] == event_id]
@@ -126,7 +111,7 @@ class DaprTest(H.ApiTestCase):
                          [("success", "pubsub-broadcast")])
         deliveries = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/work") if d["eventId"] == event_id]
         self.assertEqual([d["outcome"] for d in deliveries], ["success"])
-        self.assertEqual(rows(self.db_name, f"select published_at is not null from event_log where event_id = '{event_id}'"),
+        self.assertEqual(H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{event_id}'"),
                          [["t"]])
 
     def test_routes_the_sidecar_calls_need_the_app_token(self):
@@ -148,7 +133,7 @@ class DaprTest(H.ApiTestCase):
                 r = H.api("POST", "/dapr/events/work", body, headers=good_headers, server=self.server)
                 self.assertStatus(r, 200)
                 self.assertEqual(r.json, {"status": "DROP"})
-        self.assertEqual(rows(self.db_name, f"select count(*) from event_receipts where event_id = '{forged['id']}'"),
+        self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{forged['id']}'"),
                          [["0"]])
 
     def test_config_is_404(self):
@@ -164,7 +149,7 @@ class DaprTest(H.ApiTestCase):
                   headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/json",
                            "timeZone": "UTC", "readTimeUTC": "2026-11-27T00:00:00Z"})
         self.assertStatus(r, 200)
-        wait_until(lambda: rows(self.db_name, f"select published_at is not null from event_log where event_id = '{eid}'")
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{eid}'")
                    == [["t"]], what="the swept event")
 
     def test_a_publish_outage_loses_nothing_and_keeps_order(self):
@@ -179,16 +164,16 @@ class DaprTest(H.ApiTestCase):
                 t.start()
             for t in threads:
                 t.join()
-            self.assertEqual(rows(self.db_name, "select count(*), count(published_at) from event_log where"
+            self.assertEqual(H.psql_rows(self.db_name, "select count(*), count(published_at) from event_log where"
                                                 f" user_id in ({','.join(repr(u['id']) for u in users)})"),
                              [["1000", "0"]])
         finally:
             self.sidecar.post("/fail", {"publish": None})
         for u in users:
-            ids = [r[0] for r in rows(self.db_name, "select event_id from event_log where user_id = "
+            ids = [r[0] for r in H.psql_rows(self.db_name, "select event_id from event_log where user_id = "
                                                     f"'{u['id']}' order by seq")]
             self.assertEqual(len(ids), 250)
-            wait_until(lambda: rows(self.db_name, "select count(*) from event_receipts where consumer = 'work' and"
+            H.wait_until(lambda: H.psql_rows(self.db_name, "select count(*) from event_receipts where consumer = 'work' and"
                                                   f" user_id = '{u['id']}'") == [["250"]], timeout=90,
                        what="every event after the outage")
             published = [p["envelope"]["id"] for p in self.sidecar.get("/published?pubsub=pubsub")

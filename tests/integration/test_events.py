@@ -12,7 +12,6 @@ import harness as H
 SERVER = "none"   # each test controls its servers' environment
 
 SWEEP_MS = 200
-WAIT = 20.0       # seconds to wait for the relay (generous: the tests run under ASan)
 
 
 def start(db, name, **env):
@@ -21,23 +20,9 @@ def start(db, name, **env):
     return H.start_server(db, name=name, **env)
 
 
-def rows(dbname, sql):
-    out = H.psql(dbname, sql).strip()
-    return [line.split("|") for line in out.splitlines()] if out else []
-
-
 def events(dbname, user_id):
-    return rows(dbname, "select seq, event_type, aggregate_id, coalesce(correlation_id, ''), data::text,"
+    return H.psql_rows(dbname, "select seq, event_type, aggregate_id, coalesce(correlation_id, ''), data::text,"
                         f" event_id from event_log where user_id = '{user_id}' order by seq")
-
-
-def wait_until(predicate, timeout=WAIT, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class EventsTest(H.ApiTestCase):
@@ -105,19 +90,19 @@ class EventsTest(H.ApiTestCase):
         ids = [e[5] for e in events(self.db_name, self.uid)]
         self.assertEqual(len(ids), 5)
         id_list = ",".join(f"'{i}'" for i in ids)
-        wait_until(lambda: rows(self.db_name, f"select count(*) from event_log where event_id in ({id_list})"
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_log where event_id in ({id_list})"
                                               " and published_at is not null") == [["5"]],
                    what="the relay to publish")
-        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id in ({id_list})")
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id in ({id_list})")
                    == [["10"]], what="both consumers to handle the events")
-        per = rows(self.db_name, f"select consumer, count(*) from event_receipts where event_id in ({id_list})"
+        per = H.psql_rows(self.db_name, f"select consumer, count(*) from event_receipts where event_id in ({id_list})"
                                  " group by consumer order by consumer")
         self.assertEqual(per, [[f"broadcast:{self.instance}", "5"], ["work", "5"]])
 
     def test_the_event_log_is_immutable(self):
         H.create_task(self.uid, self.token, server=self.server)
         eid = events(self.db_name, self.uid)[0][5]
-        wait_until(lambda: rows(self.db_name, f"select published_at is not null from event_log"
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select published_at is not null from event_log"
                                               f" where event_id = '{eid}'") == [["t"]], what="publication")
         for sql in (f"update event_log set data = '{{}}' where event_id = '{eid}'",
                     f"update event_log set published_at = now() where event_id = '{eid}'",
@@ -134,7 +119,7 @@ class EventsTest(H.ApiTestCase):
         eid = str(uuid.uuid4())
         H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
                              f" values ('{eid}', 'task.created', '{self.uid}', '1', 1, '{{\"task\": {{}}}}')")
-        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id = '{eid}'")
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{eid}'")
                    == [["2"]], what="the sweep to publish an event nobody announced")
 
     def test_a_poison_event_does_not_block_the_ones_behind_it(self):
@@ -143,11 +128,11 @@ class EventsTest(H.ApiTestCase):
                              f" values ('{bad}', 'not.a.task.event', '{self.uid}-x', '1', 1, '{{}}')")
         H.create_task(self.uid, self.token, server=self.server)
         good = events(self.db_name, self.uid)[-1][5]
-        wait_until(lambda: rows(self.db_name, f"select count(*) from event_receipts where event_id = '{good}'")
+        H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{good}'")
                    == [["2"]], what="the event behind the poison one")
-        self.assertEqual(rows(self.db_name, f"select published_at is not null from event_log where event_id = '{bad}'"),
+        self.assertEqual(H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{bad}'"),
                          [["t"]])
-        self.assertEqual(rows(self.db_name, f"select count(*) from event_receipts where event_id = '{bad}'"), [["0"]])
+        self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{bad}'"), [["0"]])
 
     def test_seq_has_no_gaps_under_concurrent_writes(self):
         tasks = [H.create_task(self.uid, self.token, server=self.server, title=f"c{i}") for i in range(4)]
@@ -196,19 +181,19 @@ class CrashTest(H.ApiTestCase):
 
         s2 = start(db, "test_events:crash-restart")
         try:
-            ev = rows(name, "select seq, aggregate_id from event_log where user_id = "
+            ev = H.psql_rows(name, "select seq, aggregate_id from event_log where user_id = "
                             f"'{user['id']}' order by seq")
             seqs = [int(e[0]) for e in ev]
             self.assertEqual(seqs, list(range(1, len(seqs) + 1)))
             have = {int(e[1]) for e in ev}
             self.assertEqual(set(created) - have, set(), "a 201 without its event")
-            tasks = {int(r[0]) for r in rows(name, f"select id from tasks where user_id = '{user['id']}'")}
+            tasks = {int(r[0]) for r in H.psql_rows(name, f"select id from tasks where user_id = '{user['id']}'")}
             self.assertEqual(tasks, have, "every committed task has its event and no event lacks its task")
-            wait_until(lambda: rows(name, "select count(*) from event_log where published_at is null") == [["0"]],
+            H.wait_until(lambda: H.psql_rows(name, "select count(*) from event_log where published_at is null") == [["0"]],
                        what="the restarted relay to publish what was left")
-            dup = rows(name, "select consumer, event_id from event_receipts group by 1, 2 having count(*) > 1")
+            dup = H.psql_rows(name, "select consumer, event_id from event_receipts group by 1, 2 having count(*) > 1")
             self.assertEqual(dup, [])
-            work = rows(name, "select count(*) from event_receipts where consumer = 'work'")
+            work = H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'")
             self.assertEqual(work, [[str(len(seqs))]])
         finally:
             s2.stop()
@@ -224,11 +209,11 @@ class ReplicaTest(H.ApiTestCase):
             user = H.sign_up_full(server=a)
             for i in range(10):
                 H.create_task(user["id"], user["token"], server=a if i % 2 else b)
-            wait_until(lambda: rows(name, "select count(*) from event_receipts where consumer = 'work'")
+            H.wait_until(lambda: H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'")
                        == [["10"]], what="the events of both replicas")
-            self.assertEqual(rows(name, "select count(*) from event_log where published_at is null"), [["0"]])
+            self.assertEqual(H.psql_rows(name, "select count(*) from event_log where published_at is null"), [["0"]])
             time.sleep(3 * SWEEP_MS / 1000)
-            self.assertEqual(rows(name, "select count(*) from event_receipts where consumer = 'work'"), [["10"]])
+            self.assertEqual(H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'"), [["10"]])
         finally:
             a.stop()
             b.stop()

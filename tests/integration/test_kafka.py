@@ -105,8 +105,7 @@ def setUpModule():
 # ---------------------------------------------------------------------------------------------
 
 def rows(sql):
-    out = H.psql(H.CTX.db_name, sql).strip()
-    return [line.split("|") for line in out.splitlines()] if out else []
+    return H.psql_rows(H.CTX.db_name, sql)
 
 
 def in_list(ids):
@@ -114,12 +113,7 @@ def in_list(ids):
 
 
 def wait_until(predicate, timeout=WAIT, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    H.wait_until(predicate, timeout=timeout, what=what, interval=0.25)
 
 
 def topic_messages():
