@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonx.h"
+#include "core/log.h"
 #include "core/strbuf.h"
 #include "core/uuid.h"
 #include "event/event.h"
 #include "store/events_sql.h"
 #include "store/outbox.h"
+#include "store/dapr_state.h"
 #include "store/tasks_sql.h"
 
 #define IDEMPOTENCY_KEY_MAX 255
@@ -28,6 +31,15 @@ struct task_job {
 	enum event_type event; /* of a write, once its outcome is known */
 	bool append_in_commit; /* the commit round: [append event], COMMIT, [NOTIFY] */
 	bool notify_in_commit;
+	/* With USE_DAPR the key's record lives in the sidecar's state store
+	 * (worker threads reach it): reserved before the task is written, and
+	 * completed with the response after. */
+	const struct config *cfg;
+	char state_key[80];
+	char nonce[UUID_TEXT_LEN];
+	struct state_value record;
+	enum { KEY_FOUND, KEY_RESERVED, KEY_IN_USE, KEY_FAILED } key_outcome;
+	bool reserved;
 };
 
 /* Every write commits with its event (docs/events.md):
@@ -69,6 +81,11 @@ static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_
                        const struct db_stmt *with);
 static void send_commit(struct task_job *job, struct db_conn *conn, const struct db_stmt *append);
 static bool commit_succeeded(struct task_job *job, PGresult *last);
+static void finish_create(struct task_job *job);
+static void reserve_key(struct call_job *base);
+static void after_reserve(struct call_job *base);
+static void complete_key(struct call_job *base);
+static void after_complete(struct call_job *base);
 
 void api_tasks_list(struct call *c)
 {
@@ -102,7 +119,10 @@ void api_tasks_create(struct call *c)
 		reply_api_error(&job->base.reply, &err);
 		call_job_finish(&job->base);
 	} else if (read_idempotency_key(c, job, body)) {
-		call_job_query(&job->base, create_start, create_result);
+		if (job->idempotency_key && c->app->cfg->use_dapr)
+			call_job_offload(&job->base, reserve_key, after_reserve);
+		else
+			call_job_query(&job->base, create_start, create_result);
 	}
 	json_decref(body);
 }
@@ -181,7 +201,7 @@ static void create_start(struct call_job *base, struct db_conn *conn)
 	struct task_job *job = (struct task_job *)base;
 	if (api_finish_if_down(base, conn))
 		return;
-	if (job->idempotency_key) {
+	if (job->idempotency_key && !job->reserved) {
 		base->step = STEP_FIND_KEY;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 	} else {
@@ -219,12 +239,13 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		PQclear(r);
 		if (res != STORE_OK) {
 			api_reply_store_failure(reply, res);
-			break;
+			finish_create(job);
+			return;
 		}
 		reply->location = task_location(job->user_id, task.id);
 		reply_task(reply, 201, &task);
 		job->event = EVENT_TASK_CREATED;
-		if (job->idempotency_key) {
+		if (job->idempotency_key && !job->reserved) {
 			struct idempotent_response mine = {
 			    .status = 201, .location = reply->location, .body = reply->body};
 			memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
@@ -256,7 +277,8 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		return;
 	case STEP_COMMIT:
 		commit_succeeded(job, r);
-		break; /* the reply is the one built at STEP_WRITE */
+		finish_create(job); /* the reply is the one built at STEP_WRITE */
+		return;
 	case STEP_ROLLBACK:
 		if ((res = store_check(r, "rollback")) != STORE_OK) {
 			api_reply_store_failure(reply, res);
@@ -267,6 +289,114 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 		return;
 	}
+	call_job_finish(base);
+}
+
+/* Idempotency-Key with USE_DAPR: [reserve the key in the state store] ->
+ * create as without a key -> [complete the key with the response]. A
+ * request that finds the key done replays it; one that finds it reserved
+ * by a request still running gets 409. A reservation expires after
+ * RESERVATION_TTL, so a crash between the task and the completion leaves
+ * the key usable again, not blocked for a day. */
+#define RESERVATION_TTL 60
+#define RECORD_TTL      (24 * 3600)
+
+static void reserve_key(struct call_job *base) /* worker thread */
+{
+	struct task_job *job = (struct task_job *)base;
+	char pending[256];
+	uuid_v4(job->nonce);
+	snprintf(pending, sizeof pending,
+	         "{\"state\":\"pending\",\"hash\":\"%s\",\"nonce\":\"%s\"}", job->request_hash,
+	         job->nonce);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		state_value_free(&job->record);
+		enum state_result got = dapr_state_get(job->cfg, job->state_key, &job->record);
+		if (got == STATE_OK) {
+			job->key_outcome =
+			    strstr(job->record.json, job->nonce) ? KEY_RESERVED : KEY_FOUND;
+			return;
+		}
+		if (got != STATE_MISSING)
+			break;
+		/* Created, or another request got there first (Redis refuses a second
+		 * first write with a plain 500): the next read tells which, and the ETag. */
+		dapr_state_put(job->cfg, job->state_key, pending, NULL, RESERVATION_TTL);
+	}
+	job->key_outcome = KEY_FAILED;
+}
+
+static void after_reserve(struct call_job *base)
+{
+	struct task_job *job = (struct task_job *)base;
+	if (job->key_outcome == KEY_RESERVED) {
+		job->reserved = true;
+		call_job_query(base, create_start, create_result);
+		return;
+	}
+	if (job->key_outcome == KEY_FAILED) {
+		reply_error(&base->reply, 503, "unavailable",
+		            "the state store is unavailable; try again", NULL);
+		call_job_finish(base);
+		return;
+	}
+	json_t *rec = json_loads(job->record.json, 0, NULL);
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	const char *hash = json_string_value(json_object_get(rec, "hash"));
+	if (hash && strcmp(hash, job->request_hash) != 0) {
+		reply_error(&base->reply, 422, "idempotency_key_reused",
+		            "this Idempotency-Key was used with a different request",
+		            "Idempotency-Key");
+	} else if (state && strcmp(state, "done") == 0) {
+		struct idempotent_response stored = {
+		    .status = (int)json_integer_value(json_object_get(rec, "status")),
+		    .body = strdup(json_string_value(json_object_get(rec, "body")) ?: "{}")};
+		const char *location = json_string_value(json_object_get(rec, "location"));
+		stored.location = location ? strdup(location) : NULL;
+		snprintf(stored.request_hash, sizeof stored.request_hash, "%s", job->request_hash);
+		replay(&base->reply, &stored, job->request_hash);
+	} else {
+		reply_error(&base->reply, 409, "idempotency_key_in_use",
+		            "a request with this Idempotency-Key is still being processed",
+		            "Idempotency-Key");
+	}
+	json_decref(rec);
+	call_job_finish(base);
+}
+
+/* The end of every create: with a reserved key, complete it (or give it up
+ * when the create failed) before answering. */
+static void finish_create(struct task_job *job)
+{
+	if (job->reserved)
+		call_job_offload(&job->base, complete_key, after_complete);
+	else
+		call_job_finish(&job->base);
+}
+
+static void complete_key(struct call_job *base) /* worker thread */
+{
+	struct task_job *job = (struct task_job *)base;
+	struct reply *r = &base->reply;
+	if (r->status != 201) {
+		dapr_state_delete(job->cfg, job->state_key, job->record.etag);
+		return;
+	}
+	json_t *rec = json_pack("{s:s, s:s, s:i, s:s%}", "state", "done", "hash", job->request_hash,
+	                        "status", r->status, "body", r->body, r->body_len);
+	json_object_set_new(rec, "location", jsonx_string_or_null(r->location));
+	char *json = jsonx_dump_steal(rec, NULL);
+	if (dapr_state_put(job->cfg, job->state_key, json, job->record.etag, RECORD_TTL) !=
+	    STATE_OK)
+		log_fields(LOG_WARN,
+		           "could not record an Idempotency-Key's response; a retry within a "
+		           "minute gets 409, later ones create again",
+		           "s:request_id", base->correlation_id, NULL);
+	free(json);
+}
+
+static void after_complete(struct call_job *base)
+{
 	call_job_finish(base);
 }
 
@@ -519,6 +649,19 @@ static bool read_idempotency_key(struct call *c, struct task_job *job, const jso
 	                   strlen(canonical), NULL, 0);
 	free(canonical);
 	sodium_bin2hex(job->request_hash, sizeof job->request_hash, digest, sizeof digest);
+	/* The state store's key: no user-chosen characters (Dapr refuses "||"). */
+	unsigned char name[16];
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof name);
+	crypto_generichash_update(&st, (const unsigned char *)job->user_id,
+	                          strlen(job->user_id) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)job->idempotency_key,
+	                          strlen(job->idempotency_key));
+	crypto_generichash_final(&st, name, sizeof name);
+	char hex[33];
+	sodium_bin2hex(hex, sizeof hex, name, sizeof name);
+	snprintf(job->state_key, sizeof job->state_key, "idempotency-%s", hex);
+	job->cfg = c->app->cfg;
 	return true;
 }
 
@@ -537,4 +680,5 @@ static void free_task_job(struct call_job *base)
 	task_input_free(&job->input);
 	query_free(&job->query);
 	free(job->idempotency_key);
+	state_value_free(&job->record);
 }

@@ -184,6 +184,90 @@ class DaprTest(H.ApiTestCase):
             self.assertEqual(handled, ids, "handled once each, in seq order")
 
 
+class DaprIdempotencyTest(H.ApiTestCase):
+    """Idempotency-Key records live in the sidecar's state store with USE_DAPR=true."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db_name, db = H.create_db()
+        port = H.free_port()
+        cls.sidecar = Sidecar(port)
+        cls.server = H.start_server(db, name="test_dapr:idempotency", PORT=str(port), USE_DAPR="true",
+                                    DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
+                                    APP_API_TOKEN=APP_TOKEN)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.sidecar.stop()
+
+    def setUp(self):
+        self.user = H.sign_up_full(server=self.server)
+
+    def post(self, body, key):
+        return H.api("POST", H.tasks_path(self.user["id"]), body, token=self.user["token"],
+                     headers={"Idempotency-Key": key}, server=self.server)
+
+    def count_tasks(self):
+        return int(H.psql_rows(self.db_name, f"select count(*) from tasks where user_id = '{self.user['id']}'")[0][0])
+
+    def test_a_retry_replays_the_first_response_from_the_state_store(self):
+        key = "retry-" + uuid.uuid4().hex
+        first = self.post({"title": "once"}, key)
+        self.assertStatus(first, 201)
+        again = self.post({"title": "once"}, key)
+        self.assertStatus(again, 201)
+        self.assertEqual(again.json, first.json)
+        self.assertEqual(again.headers.get("Location"), first.headers.get("Location"))
+        self.assertEqual(again.headers.get("Idempotent-Replayed"), "true")
+        self.assertEqual(self.count_tasks(), 1)
+        # The record is in the sidecar's store, with a day's TTL, not in PostgreSQL.
+        records = [v for store in self.sidecar.get("/state").values() for k, v in store.items()
+                   if k.startswith("taskflow||idempotency-")]
+        done = [r for r in records if json.loads(r["value"]).get("state") == "done"
+                and json.loads(json.loads(r["value"])["body"]) == first.json]
+        self.assertEqual(len(done), 1)
+        self.assertGreater(done[0]["ttlRemaining"], 86000)
+        self.assertEqual(H.psql_rows(self.db_name, "select count(*) from idempotency_keys"), [["0"]])
+
+    def test_the_same_key_with_another_body_is_422(self):
+        key = "other-" + uuid.uuid4().hex
+        self.assertStatus(self.post({"title": "a"}, key), 201)
+        self.assertError(self.post({"title": "b"}, key), 422, "idempotency_key_reused")
+        self.assertEqual(self.count_tasks(), 1)
+
+    def test_concurrent_requests_with_one_key_create_one_task(self):
+        key = "race-" + uuid.uuid4().hex
+        results = []
+
+        def go():
+            results.append(self.post({"title": "race"}, key))
+        threads = [threading.Thread(target=go) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(self.count_tasks(), 1)
+        statuses = sorted(r.status for r in results)
+        self.assertIn(201, statuses)
+        self.assertTrue(set(statuses) <= {201, 409}, statuses)
+        for r in results:
+            if r.status == 409:
+                self.assertError(r, 409, "idempotency_key_in_use")
+        # Once the first has finished, a retry gets its response.
+        created = [r for r in results if r.status == 201][0]
+        self.assertEqual(self.post({"title": "race"}, key).json, created.json)
+
+    def test_without_the_sidecar_the_key_is_503_and_nothing_is_created(self):
+        self.sidecar.post("/fail", {"publish": "down"})
+        try:
+            r = self.post({"title": "nope"}, "down-" + uuid.uuid4().hex)
+            self.assertError(r, 503, "unavailable")
+        finally:
+            self.sidecar.post("/fail", {"publish": None})
+        self.assertEqual(self.count_tasks(), 0)
+
+
 class WithoutDaprTest(H.ApiTestCase):
     def test_dapr_routes_do_not_exist_without_use_dapr(self):
         s = H.start_server(name="test_dapr:off")
