@@ -40,7 +40,7 @@ command -v pgbench >/dev/null || export PATH="$(ls -d /usr/lib/postgresql/*/bin 
 [ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
 ninja -C build >/dev/null
 
-port=8100 pgport=55480
+port=8100 pgport=25480
 out=$(mktemp -d)
 pgdir=.local/pg-bench
 scripts/pg.sh start $pgdir $pgport >/dev/null

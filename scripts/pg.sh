@@ -4,11 +4,13 @@
 #   scripts/pg.sh stop DIR         fast shutdown
 #   scripts/pg.sh createdb DIR PORT NAME   (re)create database NAME, print its conninfo
 # initdb refuses to run as root, so as root the cluster belongs to the "postgres" user.
+# The scripts' ports (25432, 25460, 25480) lie below Linux's ephemeral range
+# (32768-60999), where any outgoing connection could be holding them.
 set -euo pipefail
 
 cmd=${1:?usage: pg.sh start|stop|createdb DIR [PORT] [NAME]}
 dir=$(mkdir -p "${2:?directory}" && cd "$2" && pwd)
-port=${3:-55432}
+port=${3:-25432}
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [ -x "$bindir/initdb" ] || { echo "pg.sh: PostgreSQL server binaries not found; run scripts/install-deps.sh" >&2; exit 1; }

@@ -12,7 +12,7 @@ ninja -C build >/dev/null
 
 started_pg=""
 if [ -z "${DATABASE_URL:-}" ]; then
-  DATABASE_URL=$(scripts/pg.sh start .local/pg "${PG_PORT:-55432}")
+  DATABASE_URL=$(scripts/pg.sh start .local/pg "${PG_PORT:-25432}")
   started_pg=.local/pg
 fi
 export DATABASE_URL

@@ -61,7 +61,7 @@ suite tools "$t_pass" "$t_fail"
 
 # Integration tests: the real server against its own PostgreSQL.
 pgdir=.local/pg-test
-pgport=${TEST_PG_PORT:-55460}
+pgport=${TEST_PG_PORT:-25460}
 if scripts/pg.sh start $pgdir $pgport >/dev/null; then
   out=$(python3 tests/integration/run.py --bin $build/taskflow \
     --pg-admin "host=127.0.0.1 port=$pgport user=taskflow dbname=postgres" 2>&1)
