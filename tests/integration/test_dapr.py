@@ -23,18 +23,22 @@ DAPR_TOKEN = "dapr-token-" + uuid.uuid4().hex
 
 class Sidecar:
     def __init__(self, app_port):
-        self.port, self.control = H.free_port(), H.free_port()
-        self.log_path = os.path.join(H.CTX.tmpdir or "/tmp", f"sidecar-{self.port}.log")
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, DOUBLE, "--dapr-http-port", str(self.port), "--app-port", str(app_port),
-             "--dapr-api-token", DAPR_TOKEN, "--app-api-token", APP_TOKEN, "--control-port", str(self.control),
-             "--pubsub", "pubsub", "--pubsub", "pubsub-broadcast:broadcast", "--cron", "cron:3600",
-             "--retry-interval-ms", "100", "--shared-broker"],
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
-        line = self.proc.stdout.readline().decode().strip()
-        if line != "READY":
-            raise RuntimeError(f"sidecar double did not start: {line!r}")
+        for attempt in range(3):   # a free port may be taken before the double binds it
+            self.port, self.control = H.free_port(), H.free_port()
+            self.log_path = os.path.join(H.CTX.tmpdir or "/tmp", f"sidecar-{self.port}.log")
+            self.log = open(self.log_path, "wb")
+            self.proc = subprocess.Popen(
+                [sys.executable, DOUBLE, "--dapr-http-port", str(self.port), "--app-port", str(app_port),
+                 "--dapr-api-token", DAPR_TOKEN, "--app-api-token", APP_TOKEN, "--control-port",
+                 str(self.control), "--pubsub", "pubsub", "--pubsub", "pubsub-broadcast:broadcast",
+                 "--cron", "cron:3600", "--retry-interval-ms", "100", "--shared-broker"],
+                stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
+            line = self.proc.stdout.readline().decode().strip()
+            if line == "READY":
+                return
+            self.proc.wait(timeout=10)
+            self.log.close()
+        raise RuntimeError(f"sidecar double did not start: {line!r}; see {self.log_path}")
 
     def get(self, path):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.control}{path}", timeout=10) as r:

@@ -159,21 +159,27 @@ class StubApp:
 
 class Sidecar:
     def __init__(self, *args, app_port=None, wait_ready=True):
-        self.port = free_port()
-        self.control_port = free_port()
-        cmd = [sys.executable, "-B", DOUBLE, "--dapr-http-port", str(self.port),
-               "--control-port", str(self.control_port)]
-        if app_port is not None:
-            cmd += ["--app-port", str(app_port)]
-        cmd += list(args)
-        env = {k: v for k, v in os.environ.items() if k not in ("DAPR_API_TOKEN", "APP_API_TOKEN", "TZ")}
-        self.errf = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errf, env=env)
-        r, _, _ = select.select([self.proc.stdout], [], [], 10)
-        line = self.proc.stdout.readline().decode().strip() if r else ""
-        if line != "READY":
+        # A free port can be taken by someone else before the double binds it: try again with
+        # new ports, a few times.
+        for attempt in range(3):
+            self.port = free_port()
+            self.control_port = free_port()
+            cmd = [sys.executable, "-B", DOUBLE, "--dapr-http-port", str(self.port),
+                   "--control-port", str(self.control_port)]
+            if app_port is not None:
+                cmd += ["--app-port", str(app_port)]
+            cmd += list(args)
+            env = {k: v for k, v in os.environ.items() if k not in ("DAPR_API_TOKEN", "APP_API_TOKEN", "TZ")}
+            self.errf = tempfile.TemporaryFile()
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.errf, env=env)
+            r, _, _ = select.select([self.proc.stdout], [], [], 10)
+            line = self.proc.stdout.readline().decode().strip() if r else ""
+            if line == "READY":
+                break
+            log = self.log()
             self.stop()
-            raise AssertionError(f"the double did not print READY (got {line!r}):\n{self.log()}")
+            if attempt == 2 or "Address already in use" not in log:
+                raise AssertionError(f"the double did not print READY (got {line!r}):\n{log}")
         if wait_ready:
             self.wait_ready()
 
@@ -221,6 +227,8 @@ class Sidecar:
         return ms[-1]
 
     def log(self):
+        if self.errf.closed:
+            return "(log closed)"
         self.errf.seek(0)
         return self.errf.read().decode(errors="replace")
 
