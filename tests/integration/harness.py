@@ -269,7 +269,15 @@ def start_server(db_conninfo=None, name="server", do_migrate=True, **env_extra):
         r = migrate(db_conninfo, env)
         if r.returncode != 0:
             raise RuntimeError(f"taskflow migrate failed ({r.returncode}): {r.stderr.strip()}")
-    return Server(env, name=name).start()
+    for attempt in range(3):
+        server = Server(env, name=name)
+        try:
+            return server.start()
+        except RuntimeError:
+            # A free port can be taken by someone else before the server binds it.
+            if "PORT" in env_extra or attempt == 2 or "cannot listen" not in server.log_tail():
+                raise
+            env["PORT"] = str(free_port())
 
 
 # ---------------------------------------------------------------------------------------------
