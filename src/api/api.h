@@ -21,6 +21,9 @@ void api_dapr_config(struct call *c);
 void api_dapr_event(struct call *c, bool broadcast);
 void api_dapr_cron(struct call *c);
 
+/* GET /ws/user/{user_id}/tasks: the live sync WebSocket. */
+void api_realtime(struct call *c);
+
 void api_tasks_list(struct call *c);
 void api_tasks_create(struct call *c);
 void api_task_get(struct call *c);

@@ -11,11 +11,13 @@
 
 #include "bus/consumer.h"
 #include "bus/relay.h"
+#include "realtime/hub.h"
 
 struct event_job {
 	struct call_job base;
 	char consumer[160];
 	struct delivered_event event;
+	bool broadcast;
 };
 
 static bool dapr_call_allowed(struct call *c);
@@ -51,6 +53,7 @@ void api_dapr_event(struct call *c, bool broadcast)
 		return;
 	h2o_req_t *req = c->req;
 	struct event_job *job = call_job_new(c, sizeof *job);
+	job->broadcast = broadcast;
 	consumer_name(broadcast ? SUBSCRIPTION_BROADCAST : SUBSCRIPTION_WORK,
 	              c->app->cfg->instance_id, job->consumer, sizeof job->consumer);
 	if (req->entity.base == NULL || req->entity.len > CALL_MAX_BODY ||
@@ -80,6 +83,9 @@ static void event_result(struct call_job *base, struct db_conn *conn, PGresult *
 	struct event_job *job = (struct event_job *)base;
 	enum delivery d = consumer_receipt_outcome(r, job->consumer, &job->event);
 	PQclear(r);
+	if (d == DELIVERY_DONE && job->broadcast && job->base.call)
+		realtime_forward_cloudevent(job->base.call->req->entity.base,
+		                            job->base.call->req->entity.len);
 	reply_status(&base->reply, d == DELIVERY_DONE   ? "SUCCESS"
 	                           : d == DELIVERY_DROP ? "DROP"
 	                                                : "RETRY");

@@ -51,6 +51,9 @@ void api_dispatch(struct call *c)
 	case ROUTE_DAPR_CRON:
 		api_dapr_cron(c);
 		return;
+	case ROUTE_REALTIME:
+		api_realtime(c);
+		return;
 	case ROUTE_NONE:
 		break;
 	}

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "realtime/hub.h"
 
 /* The receipt is taken from the event log itself: a message naming an event
  * the log does not have (forged, or from elsewhere) has no effect. Answers
@@ -112,5 +113,7 @@ enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json
 	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 2, NULL, params, NULL, NULL, 0);
 	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
 	PQclear(r);
+	if (d == DELIVERY_DONE && strncmp(consumer, "broadcast:", 10) == 0)
+		realtime_forward_cloudevent(json, len); /* sockets skip a seq they already had */
 	return d;
 }

@@ -7,6 +7,7 @@
 
 #include "bus/bus.h"
 #include "bus/consumer.h"
+#include "realtime/hub.h"
 #include "core/log.h"
 #include "store/db.h"
 
@@ -57,6 +58,8 @@ static int inproc_publish(struct bus *bus, const struct bus_event *events, int n
 		snprintf(err, errlen, "the subscriptions could not record the events");
 		return 0;
 	}
+	for (int i = 0; i < n; i++) /* the broadcast subscription's effect: live sync */
+		realtime_forward_cloudevent(events[i].cloudevent, events[i].len);
 	return n;
 }
 

@@ -125,6 +125,15 @@ static bool read_events(struct config *cfg, char *err, size_t errlen)
 	cfg->kafka_sasl_username = env("KAFKA_SASL_USERNAME");
 	cfg->kafka_sasl_password = env("KAFKA_SASL_PASSWORD");
 	cfg->kafka_consumer_group = env_or("KAFKA_CONSUMER_GROUP", "taskflow");
+	if (!read_int("REALTIME_REPLAY_MAX", 1000, 0, 1000000, &n, err, errlen))
+		return false;
+	cfg->realtime_replay_max = (int)n;
+	if (!read_int("REALTIME_QUEUE_MAX", 1000, 1, 1000000, &n, err, errlen))
+		return false;
+	cfg->realtime_queue_max = (int)n;
+	if (!read_int("REALTIME_PING_MS", 30000, 100, 3600000, &n, err, errlen))
+		return false;
+	cfg->realtime_ping_ms = (int)n;
 	static const char *const protocols[] = {"plaintext", "ssl", "sasl_plaintext", "sasl_ssl"};
 	bool known = false;
 	for (size_t i = 0; i < 4; i++)

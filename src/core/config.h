@@ -44,6 +44,11 @@ struct config {
 	const char *kafka_sasl_username;
 	const char *kafka_sasl_password;
 	const char *kafka_consumer_group; /* the work subscription's group */
+
+	/* Live sync (docs/realtime.md). */
+	int realtime_replay_max; /* events a resume replays at most before resync */
+	int realtime_queue_max;  /* messages waiting for a socket before it is closed */
+	int realtime_ping_ms;
 };
 
 enum config_purpose { CONFIG_FOR_SERVE, CONFIG_FOR_MIGRATE };

@@ -32,6 +32,7 @@ struct app {
 struct call_loop {
 	struct db *db;                       /* this loop's PostgreSQL connections */
 	struct outbox_waker *waker;          /* wakes the relay after commits */
+	struct hub *hub;                     /* this loop's live sync sockets */
 	struct workers *cpu;                 /* shared CPU workers (password hashing) */
 	h2o_multithread_receiver_t cpu_done; /* their results come back here */
 	int pending_jobs;                    /* for graceful shutdown */

@@ -23,6 +23,8 @@ enum route_id {
 	ROUTE_DAPR_EVENTS_WORK,
 	ROUTE_DAPR_EVENTS_BROADCAST,
 	ROUTE_DAPR_CRON,
+	/* The live sync WebSocket (api/realtime.c). */
+	ROUTE_REALTIME,
 };
 
 enum http_method {

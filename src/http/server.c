@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/uuid.h"
+#include "realtime/hub.h"
 #include "store/outbox.h"
 
 #define LOOP_TICK_MS       100
@@ -141,6 +142,7 @@ static void *loop_main(void *arg)
 	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
 	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns);
 	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
+	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;
 	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;
@@ -158,6 +160,7 @@ static void *loop_main(void *arg)
 
 	h2o_socket_read_stop(l->listener);
 	h2o_socket_close(l->listener);
+	hub_close_all(l->calls.hub);
 	h2o_context_request_shutdown(&l->ctx);
 	struct timespec deadline;
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
