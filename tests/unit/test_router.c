@@ -75,6 +75,21 @@ static void test_health_and_ready(void **state)
 	assert_false(m.method_allowed);
 }
 
+static void test_realtime_route(void **state)
+{
+	(void)state;
+	struct route_match m;
+	assert_int_equal(match("/ws/user/u%201/tasks", METHOD_GET, &m), ROUTE_REALTIME);
+	assert_string_equal(m.user_id, "u 1");
+	assert_int_equal(m.allowed, METHOD_GET | METHOD_HEAD);
+	assert_int_equal(match("/ws/user/u1/tasks", METHOD_POST, &m), ROUTE_REALTIME);
+	assert_false(m.method_allowed);
+	assert_none("/ws/user/u1");
+	assert_none("/ws/user//tasks");
+	assert_none("/ws/u1/tasks");
+	assert_none("/ws/user/u1/tasks/1");
+}
+
 /* The routes the Dapr sidecar calls. */
 static void test_dapr_routes(void **state)
 {
@@ -424,6 +439,7 @@ int main(void)
 	    cmocka_unit_test(test_health_and_ready),
 	    cmocka_unit_test(test_auth_routes),
 	    cmocka_unit_test(test_dapr_routes),
+	    cmocka_unit_test(test_realtime_route),
 	    cmocka_unit_test(test_tasks_collection),
 	    cmocka_unit_test(test_single_task),
 	    cmocka_unit_test(test_task_complete),
