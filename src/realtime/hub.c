@@ -193,7 +193,10 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	                 (long long)latest_seq);
 	send_text(ws, hello, (size_t)n);
 
-	if (replay && PQntuples(replay) > ws->hub->cfg->realtime_replay_max) {
+	/* Too far behind to replay, or ahead of the log (a seq from another
+	 * database): start over from hello's seq. */
+	if (replay && (PQntuples(replay) > ws->hub->cfg->realtime_replay_max ||
+	               ws->since > latest_seq)) {
 		send_text(ws, "{\"type\":\"resync\"}", 17);
 		ws->last_seq = latest_seq;
 	} else if (replay) {
