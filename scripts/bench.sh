@@ -3,7 +3,8 @@
 #
 #   scripts/bench.sh [--duration S] [--connections N] [--users N] [--scenarios "create list complete"]
 #                    [--bus in-process|kafka] [--steady EVENTS_PER_S (1000; 0: skip)]
-#                    [--drain EVENTS (50000; 0: skip)]
+#                    [--drain EVENTS (50000; 0: skip)] [--ws "SOCKETS RATE" ("1000 200"; 0: skip)]
+#                    [--ws-only]
 #
 # Builds a release binary, starts a private PostgreSQL (.local/pg-bench) and a
 # server on 127.0.0.1:8100, seeds users (tokens minted with the server's
@@ -16,12 +17,17 @@
 # (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Last, tasks
 # are created at a steady --steady rate to measure commit to ack at that rate,
 # and --drain events are written to the outbox at once to measure how many
-# events per second the relay moves through the bus. Absolute numbers on a shared machine drift: read
-# the ratios.
+# events per second the relay moves through the bus. After them, --ws holds SOCKETS live-sync
+# WebSockets spread over the read users (build/ws-load, tests/tools/ws_load.c), measures the
+# server's RSS per idle socket, creates RATE tasks per second for --duration seconds through the
+# API and reports the time from each 201 to the event's frame on every socket of its user (p50,
+# p99, max) and the frames that never came. --ws-only (or --scenarios "" --steady 0 --drain 0)
+# runs only that part. Absolute numbers on a shared machine drift: read the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process steady=1000 drain=50000
+ws="1000 200"
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
@@ -31,9 +37,18 @@ while [ $# -gt 0 ]; do
     --bus) bus=$2; shift 2 ;;
     --steady) steady=$2; shift 2 ;;
     --drain) drain=$2; shift 2 ;;
-    *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" >&2; exit 2 ;;
+    --ws) ws=$2; shift 2 ;;
+    --ws-only) scenarios="" steady=0 drain=0; shift ;;
+    *) echo "usage: $0 [--duration S] [--connections N] [--users N] [--scenarios 'create list complete']" \
+         "[--bus in-process|kafka] [--steady N] [--drain N] [--ws 'SOCKETS RATE'] [--ws-only]" >&2; exit 2 ;;
   esac
 done
+
+read -r ws_sockets ws_rate <<<"$ws"
+ws_sockets=${ws_sockets:-0} ws_rate=${ws_rate:-200}
+# --ws holds thousands of sockets: the server (started below, inheriting this
+# limit) and ws-load each need one descriptor per socket.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 scripts/install-deps.sh
 command -v pgbench >/dev/null || export PATH="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1):$PATH"
@@ -138,7 +153,8 @@ events_report() { # scenario first-log-id
     FROM event_log WHERE id > $2" >"$out/events-$1.txt"
 }
 
-printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
+[ -z "${scenarios// /}" ] ||
+  printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
 for scenario in $scenarios; do
   case $scenario in
     create) data=$out/users_w.txt sql=scripts/bench/pg_create.sql ;;
@@ -177,10 +193,24 @@ if [ "$drain" != 0 ]; then
   read -r n rate <"$out/drain.txt"
   printf "drain (%s bus): %d events published at %.0f/s\n" "$bus" "$n" "$rate"
 fi
+if [ "$ws_sockets" != 0 ]; then
+  settle
+  since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
+  # stderr (progress, server errors it saw) passes through; a dead server makes it exit 1.
+  ws_result=$(./build/ws-load --host 127.0.0.1 --port $port --users-file "$out/users_r.txt" \
+    --sockets "$ws_sockets" --rate "$ws_rate" --seconds "$duration" --server-pid "$server") ||
+    echo "ws-load exited with status $?" >&2
+  echo "$bus: $(grep '^RESULT' <<<"$ws_result" || echo "RESULT none")"
+  events_report "ws-$ws_sockets" "$since"
+fi
 for f in "$out"/events-*.txt; do
   [ -f "$f" ] || continue
   read -r n rate p50 p99 <"$f"
   printf "events (%s bus, %s): %d published, %.0f/s, commit to bus ack p50 %.1f ms, p99 %.1f ms\n" \
     "$bus" "$(basename "$f" .txt | sed 's/events-//')" "$n" "$rate" "$p50" "$p99"
 done
-echo "idle RSS: $((idle_rss_kb / 1024)) MiB ($idle_rss_kb KiB); wrk -t2 -c$conns -d${duration}s, pgbench -c$conns -j2 -M prepared; $(nproc) cores"
+if [ -n "${scenarios// /}" ]; then
+  echo "idle RSS: $((idle_rss_kb / 1024)) MiB ($idle_rss_kb KiB); wrk -t2 -c$conns -d${duration}s, pgbench -c$conns -j2 -M prepared; $(nproc) cores"
+else
+  echo "idle RSS: $((idle_rss_kb / 1024)) MiB ($idle_rss_kb KiB); $(nproc) cores"
+fi

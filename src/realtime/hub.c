@@ -17,6 +17,7 @@
 #define MAX_MESSAGE    (64 * 1024)
 #define TICK_MS        200
 #define CLOSE_GRACE_MS 2000 /* a closing socket that does not finish is dropped */
+#define BUCKETS        4096 /* sockets by user: an event looks at one bucket */
 
 /* An event on its way to every hub: one copy per hub. */
 struct live_event {
@@ -36,8 +37,9 @@ struct held {
 };
 
 struct ws {
-	struct db_job db; /* first: the hello/replay query */
-	h2o_linklist_t link;
+	struct db_job db;         /* first: the hello/replay query */
+	h2o_linklist_t link;      /* all of the hub's sockets */
+	h2o_linklist_t user_link; /* the sockets of its user's bucket */
 	struct hub *hub;
 	h2o_websocket_conn_t *conn; /* NULL once closed */
 	char user_id[130];
@@ -47,6 +49,7 @@ struct ws {
 	bool ready;       /* hello and the replay are out: live events go straight through */
 	bool querying;    /* the db job holds this struct */
 	bool closing;
+	bool pong_due;    /* a ping came before hello went out: its pong waits for hello */
 	PGresult *latest; /* the first result of the query's round, until the second */
 	uint64_t closing_since, last_ping;
 	int unanswered_pings;
@@ -58,6 +61,7 @@ struct hub {
 	struct db *db;
 	const struct config *cfg;
 	h2o_linklist_t sockets;
+	h2o_linklist_t by_user[BUCKETS];
 	h2o_multithread_receiver_t events;
 	h2o_timeout_t tick;
 	h2o_timeout_entry_t tick_entry;
@@ -75,11 +79,12 @@ static void on_events(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 static void on_tick(h2o_timeout_entry_t *entry);
 static void query_start(struct db_job *job, struct db_conn *conn);
 static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r);
-static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len);
+static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len, bool live);
 static void send_text(struct ws *ws, const char *text, size_t len);
 static void close_with(struct ws *ws, uint16_t code, const char *reason);
 static void release(struct ws *ws);
 static void free_held(struct ws *ws);
+static h2o_linklist_t *bucket(struct hub *hub, const char *user_id);
 
 struct hub *hub_create(h2o_context_t *ctx, struct db *db, const struct config *cfg)
 {
@@ -90,6 +95,8 @@ struct hub *hub_create(h2o_context_t *ctx, struct db *db, const struct config *c
 	hub->db = db;
 	hub->cfg = cfg;
 	h2o_linklist_init_anchor(&hub->sockets);
+	for (int i = 0; i < BUCKETS; i++)
+		h2o_linklist_init_anchor(&hub->by_user[i]);
 	h2o_multithread_register_receiver(ctx->queue, &hub->events, on_events);
 	h2o_timeout_init(ctx->loop, &hub->tick, TICK_MS);
 	hub->tick_entry.cb = on_tick;
@@ -123,6 +130,7 @@ void hub_accept(struct hub *hub, h2o_req_t *req, const char *ws_key, const char 
 	ws->conn = h2o_upgrade_to_websocket(req, ws_key, ws, on_ws_message);
 	wslay_event_config_set_max_recv_msg_length(ws->conn->ws_ctx, MAX_MESSAGE);
 	h2o_linklist_insert(&hub->sockets, &ws->link);
+	h2o_linklist_insert(bucket(hub, ws->user_id), &ws->user_link);
 	/* hello's seq and the replay come from the event log; live events that
 	 * arrive meanwhile are held (see deliver). */
 	ws->db.start = query_start;
@@ -192,11 +200,13 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	int n = snprintf(hello, sizeof hello, "{\"type\":\"hello\",\"seq\":%lld}",
 	                 (long long)latest_seq);
 	send_text(ws, hello, (size_t)n);
+	if (ws->pong_due)
+		send_text(ws, "{\"type\":\"pong\"}", 15);
 
 	/* Too far behind to replay, or ahead of the log (a seq from another
 	 * database): start over from hello's seq. */
-	if (replay && (PQntuples(replay) > ws->hub->cfg->realtime_replay_max ||
-	               ws->since > latest_seq)) {
+	if (replay &&
+	    (PQntuples(replay) > ws->hub->cfg->realtime_replay_max || ws->since > latest_seq)) {
 		send_text(ws, "{\"type\":\"resync\"}", 17);
 		ws->last_seq = latest_seq;
 	} else if (replay) {
@@ -209,7 +219,8 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 			    &b, ",\"seq\":%s,\"event_id\":\"%s\",\"timestamp\":\"%s\",\"data\":%s}",
 			    PQgetvalue(replay, i, 0), PQgetvalue(replay, i, 2),
 			    PQgetvalue(replay, i, 3), PQgetvalue(replay, i, 4));
-			deliver(ws, strtoll(PQgetvalue(replay, i, 0), NULL, 10), b.data, b.len);
+			deliver(ws, strtoll(PQgetvalue(replay, i, 0), NULL, 10), b.data, b.len,
+			        false);
 			strbuf_free(&b);
 		}
 	} else {
@@ -219,13 +230,15 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	ws->ready = true;
 	/* The seam: what arrived live meanwhile, minus what the log already gave. */
 	for (struct held *h = ws->held; h && ws->conn; h = h->next)
-		deliver(ws, h->seq, h->message, h->len);
+		deliver(ws, h->seq, h->message, h->len, false);
 	free_held(ws);
 }
 
 /* Sends a user's event once, in order: anything at or below last_seq was
- * sent already (a redelivery, or the seam between replay and live). */
-static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len)
+ * sent already (a redelivery, or the seam between replay and live). Only
+ * live events count against the slow-client limit: a replay is bounded by
+ * REALTIME_REPLAY_MAX and is queued all at once. */
+static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len, bool live)
 {
 	if (ws->conn == NULL || ws->closing)
 		return;
@@ -246,8 +259,8 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len)
 		return;
 	ws->last_seq = seq;
 	send_text(ws, message, len);
-	if (wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
-	    (size_t)ws->hub->cfg->realtime_queue_max)
+	if (live && wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
+	                (size_t)ws->hub->cfg->realtime_queue_max)
 		close_with(ws, 1013, "client too slow; resume with since");
 }
 
@@ -278,6 +291,7 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 		h2o_websocket_close(conn);
 		ws->conn = NULL;
 		h2o_linklist_unlink(&ws->link);
+		h2o_linklist_unlink(&ws->user_link);
 		if (!ws->querying)
 			release(ws);
 		return;
@@ -287,7 +301,9 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 	} else if (arg->opcode == WSLAY_TEXT_FRAME) {
 		json_t *m = json_loadb((const char *)arg->msg, arg->msg_length, 0, NULL);
 		const char *type = json_string_value(json_object_get(m, "type"));
-		if (type && strcmp(type, "ping") == 0) {
+		if (type && strcmp(type, "ping") == 0 && ws->querying) {
+			ws->pong_due = true; /* hello goes first */
+		} else if (type && strcmp(type, "ping") == 0) {
 			struct wslay_event_msg pong = {WSLAY_TEXT_FRAME,
 			                               (const uint8_t *)"{\"type\":\"pong\"}", 15};
 			wslay_event_queue_msg(conn->ws_ctx,
@@ -363,12 +379,12 @@ static void on_events(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 		struct live_event *e =
 		    H2O_STRUCT_FROM_MEMBER(struct live_event, super.link, messages->next);
 		h2o_linklist_unlink(&e->super.link);
-		h2o_linklist_t *next;
-		for (h2o_linklist_t *l = hub->sockets.next; l != &hub->sockets; l = next) {
+		h2o_linklist_t *anchor = bucket(hub, e->user_id), *next;
+		for (h2o_linklist_t *l = anchor->next; l != anchor; l = next) {
 			next = l->next;
-			struct ws *ws = H2O_STRUCT_FROM_MEMBER(struct ws, link, l);
+			struct ws *ws = H2O_STRUCT_FROM_MEMBER(struct ws, user_link, l);
 			if (strcmp(ws->user_id, e->user_id) == 0)
-				deliver(ws, e->seq, e->message, e->len);
+				deliver(ws, e->seq, e->message, e->len, true);
 		}
 		free(e);
 	}
@@ -412,4 +428,12 @@ static void free_held(struct ws *ws)
 		free(h);
 	}
 	ws->held_tail = NULL;
+}
+
+static h2o_linklist_t *bucket(struct hub *hub, const char *user_id)
+{
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return &hub->by_user[h % BUCKETS];
 }
