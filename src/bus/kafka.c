@@ -583,10 +583,11 @@ static bool make_consumer(struct kafka_bus *b, struct subscriber *s, enum subscr
 	         errlen) ||
 	    !set(conf, "enable.auto.commit", "false", err, errlen) ||
 	    !set(conf, "enable.auto.offset.store", "false", err, errlen) ||
-	    /* Live sync waits on this consumer: a broker that holds an empty
-	     * fetch (librdkafka's mock does, for the whole wait) must not hold
-	     * it for the default 500 ms. */
-	    !set(conf, "fetch.wait.max.ms", "10", err, errlen)) {
+	    /* Live sync waits on the broadcast consumer: a broker that holds an
+	     * empty fetch (librdkafka's mock does, for the whole wait) must not
+	     * hold it for the default 500 ms. */
+	    !set(conf, "fetch.wait.max.ms", kind == SUBSCRIPTION_BROADCAST ? "3" : "100", err,
+	         errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return false;
 	}
