@@ -22,16 +22,17 @@ DAPR_TOKEN = "dapr-token-" + uuid.uuid4().hex
 
 
 class Sidecar:
-    def __init__(self, app_port):
+    def __init__(self, app_port, control=None, peers=()):
         for attempt in range(3):   # a free port may be taken before the double binds it
-            self.port, self.control = H.free_port(), H.free_port()
+            self.port, self.control = H.free_port(), control or H.free_port()
             self.log_path = os.path.join(H.CTX.tmpdir or "/tmp", f"sidecar-{self.port}.log")
             self.log = open(self.log_path, "wb")
             self.proc = subprocess.Popen(
                 [sys.executable, DOUBLE, "--dapr-http-port", str(self.port), "--app-port", str(app_port),
                  "--dapr-api-token", DAPR_TOKEN, "--app-api-token", APP_TOKEN, "--control-port",
                  str(self.control), "--pubsub", "pubsub", "--pubsub", "pubsub-broadcast:broadcast",
-                 "--cron", "cron:3600", "--retry-interval-ms", "100", "--shared-broker"],
+                 "--cron", "cron:3600", "--retry-interval-ms", "100", "--shared-broker"]
+                + [arg for peer in peers for arg in ("--peer", f"http://127.0.0.1:{peer}")],
                 stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
             line = self.proc.stdout.readline().decode().strip()
             if line == "READY":

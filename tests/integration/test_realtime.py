@@ -891,3 +891,70 @@ class KafkaReplicasTest(RealtimeBase):
         ws = self.open(uid, token, since=3, server=self.b)
         self.assertEqual(ws.hello_seq, 7)
         self.assertEventsMatchLog(self.recv_events(ws, 4), uid, 4)
+
+
+class DaprReplicasTest(RealtimeBase):
+    """Two replicas, each with its sidecar (the double), on one database and one broker (the
+    doubles peered): a change made through one reaches the sockets held by the other through
+    the per-pod broadcast component, and the work subscription handles it once."""
+
+    @classmethod
+    def setUpClass(cls):
+        import test_dapr as D
+        cls.servers, cls.sidecars, cls.sockets = [], [], []
+        try:
+            cls.db_name, db = H.create_db(prefix="tfit_realtime_dapr")
+            secret = H.random_secret()
+            port_a, port_b = H.free_port(), H.free_port()
+            control_a, control_b = H.free_port(), H.free_port()
+            sc_a = D.Sidecar(port_a, control=control_a, peers=(control_b,))
+            cls.sidecars.append(sc_a)
+            sc_b = D.Sidecar(port_b, control=control_b, peers=(control_a,))
+            cls.sidecars.append(sc_b)
+            cls.ids = (f"pod-a-{uuid.uuid4().hex[:6]}", f"pod-b-{uuid.uuid4().hex[:6]}")
+            for name, port, sc, instance, migrate in (("a", port_a, sc_a, cls.ids[0], True),
+                                                      ("b", port_b, sc_b, cls.ids[1], False)):
+                s = H.start_server(db, name=f"test_realtime:dapr-{name}", do_migrate=migrate,
+                                   PORT=str(port), USE_DAPR="true", DAPR_HTTP_PORT=str(sc.port),
+                                   DAPR_API_TOKEN=D.DAPR_TOKEN, APP_API_TOKEN=D.APP_TOKEN,
+                                   INSTANCE_ID=instance, JWT_SECRET=secret, RELAY_SWEEP_MS="200")
+                cls.servers.append(s)
+            cls.a, cls.b = cls.servers
+            cls.server = cls.a
+            for s in cls.servers:
+                H.wait_until(lambda: H.api("GET", "/ready", server=s).status == 200,
+                             what=f"/ready 200 on {s.name}", interval=0.2)
+        except BaseException:
+            cls._stop_all()
+            raise
+
+    @classmethod
+    def _stop_all(cls):
+        for ws in cls.sockets:
+            ws.abort()
+        problems = []
+        for s in cls.servers:
+            rc = s.stop()
+            if rc != 0:
+                problems.append(f"{s.name}: exit={rc!r}\n{s.log_tail(20)}")
+        for sc in cls.sidecars:
+            sc.stop()
+        if problems:
+            raise AssertionError("\n".join(problems))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop_all()
+
+    def test_a_change_through_one_replica_reaches_a_socket_on_the_other(self):
+        uid, token = self.user(server=self.a)
+        on_b = self.open(uid, token, server=self.b)
+        t = H.create_task(uid, token, server=self.a, title="made on A")
+        row = event_rows(self.db_name, uid)[0]
+        msg = self.recv(on_b, timeout=10, what="the event of a change made on A, on B's socket")
+        self.assertEvent(msg, row, task=t)
+        eid = msg["event_id"]
+        H.wait_until(lambda: H.psql_rows(self.db_name, "select consumer from event_receipts where"
+                                                       f" event_id = '{eid}' order by consumer")
+                     == [[f"broadcast:{self.ids[0]}"], [f"broadcast:{self.ids[1]}"], ["work"]],
+                     what="one work receipt and one broadcast receipt per replica")

@@ -43,6 +43,10 @@ Usage:
   --max-retries N        redeliveries before giving up (default -1: forever, like the Kafka
                          component's backOffMaxRetries -1, contract 2.3).
   --job-retry-interval-ms / --job-max-retries  default job failure policy (1000 ms x 3, contract 5).
+  --peer CONTROL_URL     another replica's sidecar double (its control API), on the same
+                         broker: what this one publishes reaches the peer's subscriptions of
+                         per-replica (broadcast) components; the work component's group is
+                         shared, so only the publishing side delivers it. Repeatable.
   --shared-broker        all pub/sub components read the same topics, as several pubsub.kafka
                          components on one cluster do (each with its own consumer group): a
                          message published on one is delivered to the subscriptions of every
@@ -818,6 +822,7 @@ class Message:
         self.offset = offset
         self.time = time.time()
         self.dead_letter_of = dead_letter_of
+        self.from_peer = False      # --peer: published through another replica's sidecar
 
     def to_json(self):
         return {
@@ -1848,7 +1853,8 @@ class Sidecar:
             self.publish_message(pubsub, topic, m, data, raw, env, ctype)
         return empty()
 
-    def publish_message(self, pubsub, topic, meta, data, raw, envelope, content_type, dead_letter_of=None):
+    def publish_message(self, pubsub, topic, meta, data, raw, envelope, content_type, dead_letter_of=None,
+                        from_peer=False):
         key = meta.get("partitionKey")
         if key is None:
             key = meta.get("__key")
@@ -1858,12 +1864,32 @@ class Sidecar:
             self.offsets[(pubsub, topic)] = off + 1
             m = Message(self.seq, pubsub, topic, dict(meta), data, raw, envelope, content_type, key, off,
                         dead_letter_of)
+            m.from_peer = from_peer
             self.published.append(m)
             if self.subs_loaded:
                 self._submit(m)
             else:
                 self.pending.append(m)
+        if not from_peer:
+            self._tell_peers(m)
         return m
+
+    def _tell_peers(self, m):
+        """--peer: the other replicas' sidecars read the same topics (one Kafka cluster)."""
+        for peer in self.cfg.peer or []:
+            # The envelope as Go would store it (exact numbers): go_marshal, not json.
+            body = json.dumps({"pubsub": m.pubsub, "topic": m.topic, "metadata": m.metadata,
+                               "data": base64.b64encode(m.data).decode("ascii"), "raw": m.raw,
+                               "envelope": go_marshal(m.envelope) if m.envelope is not None else None,
+                               "contentType": m.content_type}).encode()
+            u = urllib.parse.urlsplit(peer)
+            try:
+                conn = http.client.HTTPConnection(u.hostname, u.port, timeout=5)
+                conn.request("POST", "/peer-publish", body, {"Content-Type": "application/json"})
+                conn.getresponse().read()
+                conn.close()
+            except OSError as e:
+                log("ERROR", f"peer {peer} unreachable: {e}")
 
     # ---- delivery (contract 2.3, 11.3) -----------------------------------------------------
 
@@ -1873,7 +1899,10 @@ class Sidecar:
         # --shared-broker: every component reads the same topics (several pubsub.kafka
         # components on one cluster, each with its own consumer group).
         subs = [sub for (p, t), sub in self.sub_map.items()
-                if t == m.topic and (p == m.pubsub or self.cfg.shared_broker)]
+                if t == m.topic and (p == m.pubsub or self.cfg.shared_broker)
+                # A peer's message reaches only per-replica consumer groups here: the work
+                # group is shared by the replicas, so the publishing side delivered it.
+                and (not m.from_peer or self.pubsubs.get(p) == "broadcast")]
         for sub in subs:
             lane_id = (sub.pubsub, m.topic, m.key) if m.key is not None else (sub.pubsub, "", f"#{m.seq}")
             with self.lanes_lock:
@@ -2582,6 +2611,14 @@ class ControlHandler(_BaseHandler):
                 elif previous == "down":
                     sc.start_listener()
                 return ok({"publish": mode})
+            if path == "/peer-publish":
+                req = json.loads(body or b"{}")
+                env = req["envelope"]
+                env = go_decode(env.encode("utf-8"), precise=True, whole=True) if env is not None else None
+                sc.publish_message(req["pubsub"], req["topic"], req["metadata"],
+                                   base64.b64decode(req["data"]), req["raw"], env,
+                                   req["contentType"], from_peer=True)
+                return ok({})
             if path.startswith("/cron/"):
                 name = urllib.parse.unquote(path[len("/cron/"):])
                 b = sc.bindings.get(name)
@@ -2630,6 +2667,8 @@ def parse_args(argv):
     p.add_argument("--control-port", type=int, default=None)
     p.add_argument("--retry-interval-ms", type=int, default=200)
     p.add_argument("--max-retries", type=int, default=-1)
+    p.add_argument("--peer", action="append", default=None, metavar="CONTROL_URL",
+                   help="another replica's sidecar double (its control URL): both read the same topics")
     p.add_argument("--shared-broker", action="store_true",
                    help="all pub/sub components share one broker's topics (each its own consumer group)")
     p.add_argument("--job-retry-interval-ms", type=int, default=1000)
