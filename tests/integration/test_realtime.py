@@ -820,6 +820,23 @@ class ShutdownTest(RealtimeBase):
 
 # =============================================================================================
 
+def stop_replicas(sockets, servers, buses):
+    """Closes the sockets, stops the servers (each must have run and exit 0), then what they
+    shared (a broker, sidecars)."""
+    for ws in sockets:
+        ws.abort()
+    problems = []
+    for s in servers:
+        alive = s.alive()
+        rc = s.stop()
+        if not alive or rc != 0:
+            problems.append(f"{s.name}: alive={alive} exit={rc!r}\n{s.log_tail(20)}")
+    for b in buses:
+        b.stop()
+    if problems:
+        raise AssertionError("\n".join(problems))
+
+
 class KafkaReplicasTest(RealtimeBase):
     """Two replicas on one database and the Kafka mock broker: a change made through one reaches
     the sockets held by the other (the broadcast subscription, a consumer group per replica)."""
@@ -850,17 +867,7 @@ class KafkaReplicasTest(RealtimeBase):
 
     @classmethod
     def _stop_all(cls):
-        for ws in cls.sockets:
-            ws.abort()
-        problems = []
-        for s in cls.servers:
-            alive = s.alive()
-            rc = s.stop()
-            if not alive or rc != 0:
-                problems.append(f"{s.name}: alive={alive} exit={rc!r}\n{s.log_tail(20)}")
-        cls.broker.stop()
-        if problems:
-            raise AssertionError("\n".join(problems))
+        stop_replicas(cls.sockets, cls.servers, [cls.broker])
 
     @classmethod
     def tearDownClass(cls):
@@ -930,17 +937,7 @@ class DaprReplicasTest(RealtimeBase):
 
     @classmethod
     def _stop_all(cls):
-        for ws in cls.sockets:
-            ws.abort()
-        problems = []
-        for s in cls.servers:
-            rc = s.stop()
-            if rc != 0:
-                problems.append(f"{s.name}: exit={rc!r}\n{s.log_tail(20)}")
-        for sc in cls.sidecars:
-            sc.stop()
-        if problems:
-            raise AssertionError("\n".join(problems))
+        stop_replicas(cls.sockets, cls.servers, cls.sidecars)
 
     @classmethod
     def tearDownClass(cls):
