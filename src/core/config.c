@@ -77,6 +77,9 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 	if (!read_int("DB_POOL_SIZE", 16, 1, 256, &n, err, errlen))
 		return false;
 	cfg->db_pool_size = (int)n;
+	if (!read_int("DB_READ_POOL_SIZE", 4, 1, 256, &n, err, errlen))
+		return false;
+	cfg->db_read_pool_size = (int)n;
 	if (!read_int("SHUTDOWN_TIMEOUT_MS", 10000, 0, 600000, &n, err, errlen))
 		return false;
 	cfg->shutdown_timeout_ms = (int)n;

@@ -21,6 +21,7 @@ struct config {
 	int log_level;
 	int threads;
 	int db_pool_size;
+	int db_read_pool_size; /* of those, how many reads may hold at once */
 	bool use_dapr;
 	bool auto_migrate;
 	int shutdown_timeout_ms;

@@ -52,6 +52,8 @@ void call_job_query(struct call_job *job, void (*start)(struct call_job *job, st
 	job->steps.on_result = on_result;
 	job->db.start = db_start;
 	job->db.on_result = db_result;
+	job->db.read_only =
+	    job->call && (job->call->method == METHOD_GET || job->call->method == METHOD_HEAD);
 	db_acquire(job->loop->db, &job->db);
 }
 

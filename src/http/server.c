@@ -140,7 +140,8 @@ static void *loop_main(void *arg)
 	h2o_context_init(&l->ctx, h2o_evloop_create(), l->globalconf);
 	const struct config *cfg = l->app->cfg;
 	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
-	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns);
+	int nreads = (cfg->db_read_pool_size + cfg->threads - 1) / cfg->threads;
+	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns, nreads);
 	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
 	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;

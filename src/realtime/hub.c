@@ -134,6 +134,7 @@ void hub_accept(struct hub *hub, h2o_req_t *req, const char *ws_key, const char 
 	/* hello's seq and the replay come from the event log; live events that
 	 * arrive meanwhile are held (see deliver). */
 	ws->db.start = query_start;
+	ws->db.read_only = true;
 	ws->db.on_result = query_result;
 	ws->querying = true;
 	db_acquire(hub->db, &ws->db);

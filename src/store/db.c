@@ -38,6 +38,7 @@ struct db_conn {
 	h2o_socket_t *watch; /* a dup of PQsocket(pg), so closing it leaves libpq's fd alone */
 	int watched_fd;
 	struct db_job *job;
+	bool lent_to_read;
 	/* The round out: what comes back in which order, and each statement's
 	 * result kept until the round's Sync. */
 	bool sending;
@@ -56,6 +57,7 @@ struct db {
 	char *conninfo;
 	h2o_timeout_t retry_timeout;
 	struct db_job *wait_head, *wait_tail;
+	int reads, max_reads; /* read-only jobs holding a connection, and their limit */
 	int nconns;
 	struct db_conn conns[];
 };
@@ -65,6 +67,7 @@ static void conn_watch(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
 static void conn_poll_connect(struct db_conn *c);
 static void conn_lend_or_idle(struct db_conn *c);
+static void lend(struct db_conn *c, struct db_job *job);
 static void on_readable(h2o_socket_t *sock, const char *err);
 static void on_writable(h2o_socket_t *sock, const char *err);
 static void on_retry(h2o_timeout_entry_t *entry);
@@ -76,7 +79,7 @@ static void fail_waiting_jobs_if_down(struct db *db);
 static void forget_statements(struct db_conn *c);
 static uint64_t fnv1a(const char *s);
 
-struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns)
+struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads)
 {
 	struct db *db = calloc(1, sizeof *db + (size_t)nconns * sizeof(struct db_conn));
 	if (db == NULL)
@@ -84,6 +87,7 @@ struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns)
 	db->loop = loop;
 	db->conninfo = strdup(conninfo);
 	db->nconns = nconns;
+	db->max_reads = max_reads < 1 ? 1 : max_reads;
 	h2o_timeout_init(loop, &db->retry_timeout, RECONNECT_DELAY_MS);
 	for (int i = 0; i < nconns; i++) {
 		struct db_conn *c = &db->conns[i];
@@ -116,12 +120,10 @@ void db_destroy(struct db *db)
 void db_acquire(struct db *db, struct db_job *job)
 {
 	job->next = NULL;
-	for (int i = 0; i < db->nconns; i++) {
+	for (int i = 0; i < db->nconns && db->wait_head == NULL; i++) {
 		struct db_conn *c = &db->conns[i];
-		if (c->state == CONN_IDLE && db->wait_head == NULL) {
-			c->state = CONN_LENT;
-			c->job = job;
-			job->start(job, c);
+		if (c->state == CONN_IDLE && (!job->read_only || db->reads < db->max_reads)) {
+			lend(c, job);
 			return;
 		}
 	}
@@ -297,6 +299,10 @@ static void conn_fail(struct db_conn *c, const char *why)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->job = NULL;
+	if (c->lent_to_read) {
+		c->lent_to_read = false;
+		c->db->reads--;
+	}
 	c->sending = c->rolling_back = false;
 	c->nresults = c->nexpect = c->next_expected = 0;
 	c->state = CONN_BROKEN;
@@ -316,16 +322,36 @@ static void on_retry(h2o_timeout_entry_t *entry)
 static void conn_lend_or_idle(struct db_conn *c)
 {
 	struct db *db = c->db;
-	struct db_job *job = db->wait_head;
+	if (c->lent_to_read) {
+		c->lent_to_read = false;
+		db->reads--;
+	}
+	/* The first waiting job that may run: reads wait while their share is taken. */
+	struct db_job *prev = NULL, *job = db->wait_head;
+	while (job && job->read_only && db->reads >= db->max_reads) {
+		prev = job;
+		job = job->next;
+	}
 	if (job == NULL) {
 		c->state = CONN_IDLE;
 		return;
 	}
-	db->wait_head = job->next;
-	if (db->wait_head == NULL)
-		db->wait_tail = NULL;
+	if (prev)
+		prev->next = job->next;
+	else
+		db->wait_head = job->next;
+	if (db->wait_tail == job)
+		db->wait_tail = prev;
+	lend(c, job);
+}
+
+static void lend(struct db_conn *c, struct db_job *job)
+{
 	c->state = CONN_LENT;
 	c->job = job;
+	c->lent_to_read = job->read_only;
+	if (job->read_only)
+		c->db->reads++;
 	job->start(job, c);
 }
 

@@ -26,6 +26,10 @@ struct db_job {
 	 * them one call each once the whole round is back: the job may send,
 	 * release or finish only on the last (db_results_left() == 0). */
 	void (*on_result)(struct db_job *job, struct db_conn *conn, PGresult *r);
+	/* A read: runs on at most the db's read share of connections at once
+	 * (db_create), so reads queue here rather than crowd PostgreSQL, while
+	 * writes may use every connection and their commits group. */
+	bool read_only;
 	struct db_job *next; /* wait queue */
 };
 
@@ -37,8 +41,9 @@ struct db_stmt {
 	const char *const *params;
 };
 
-/* `nconns` connections to `conninfo` on `loop`, connecting in the background. */
-struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns);
+/* `nconns` connections to `conninfo` on `loop`, connecting in the background;
+ * at most `max_reads` of them serve read-only jobs at once. */
+struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads);
 /* Closes the connections; jobs must be finished. */
 void db_destroy(struct db *db);
 
