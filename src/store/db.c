@@ -68,6 +68,7 @@ static void conn_fail(struct db_conn *c, const char *why);
 static void conn_poll_connect(struct db_conn *c);
 static void conn_lend_or_idle(struct db_conn *c);
 static void lend(struct db_conn *c, struct db_job *job);
+static bool write_waiting(const struct db *db);
 static void on_readable(h2o_socket_t *sock, const char *err);
 static void on_writable(h2o_socket_t *sock, const char *err);
 static void on_retry(h2o_timeout_entry_t *entry);
@@ -120,9 +121,13 @@ void db_destroy(struct db *db)
 void db_acquire(struct db *db, struct db_job *job)
 {
 	job->next = NULL;
-	for (int i = 0; i < db->nconns && db->wait_head == NULL; i++) {
+	/* Jobs start in arrival order, except that a write passes reads that
+	 * wait for their share (with a connection idle, only those can wait). */
+	bool may_start = job->read_only ? db->wait_head == NULL && db->reads < db->max_reads
+	                                : !write_waiting(db);
+	for (int i = 0; i < db->nconns && may_start; i++) {
 		struct db_conn *c = &db->conns[i];
-		if (c->state == CONN_IDLE && (!job->read_only || db->reads < db->max_reads)) {
+		if (c->state == CONN_IDLE) {
 			lend(c, job);
 			return;
 		}
@@ -343,6 +348,14 @@ static void conn_lend_or_idle(struct db_conn *c)
 	if (db->wait_tail == job)
 		db->wait_tail = prev;
 	lend(c, job);
+}
+
+static bool write_waiting(const struct db *db)
+{
+	for (const struct db_job *j = db->wait_head; j; j = j->next)
+		if (!j->read_only)
+			return true;
+	return false;
 }
 
 static void lend(struct db_conn *c, struct db_job *job)
