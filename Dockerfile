@@ -6,11 +6,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       libcurl4-openssl-dev librdkafka-dev libsodium-dev libssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY meson.build ./
+COPY meson.build meson_options.txt ./
 COPY src src
 COPY migrations migrations
 COPY tools tools
-RUN meson setup build --buildtype=release && ninja -C build
+RUN meson setup build --buildtype=release -Dtests=false && ninja -C build
 
 FROM debian:12-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <wslay/wslay.h>
 
+#include "core/hash.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -433,8 +434,5 @@ static void free_held(struct ws *ws)
 
 static h2o_linklist_t *bucket(struct hub *hub, const char *user_id)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (const unsigned char *p = (const unsigned char *)user_id; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
-	return &hub->by_user[h % BUCKETS];
+	return &hub->by_user[hash_string(user_id) % BUCKETS];
 }

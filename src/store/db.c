@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 
 #define STMT_CACHE_SIZE    128
@@ -78,7 +79,6 @@ static void read_results(struct db_conn *c);
 static void finish_round(struct db_conn *c);
 static void fail_waiting_jobs_if_down(struct db *db);
 static void forget_statements(struct db_conn *c);
-static uint64_t fnv1a(const char *s);
 
 struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads)
 {
@@ -165,7 +165,7 @@ void db_send_many(struct db_conn *c, int n, const struct db_stmt *stmts)
 /* Prepare (once per connection, in the same round) and execute. */
 static bool send_statement(struct db_conn *c, int index, const struct db_stmt *stmt)
 {
-	uint64_t hash = fnv1a(stmt->sql);
+	uint64_t hash = hash_string(stmt->sql);
 	int slot = -1;
 	for (int i = 0; i < c->nstmts && slot < 0; i++)
 		if (c->stmts[i].hash == hash && c->stmts[i].sql &&
@@ -495,12 +495,4 @@ static void forget_statements(struct db_conn *c)
 		free(c->stmts[i].sql);
 	memset(c->stmts, 0, sizeof c->stmts);
 	c->nstmts = 0;
-}
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
 }
