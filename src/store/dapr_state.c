@@ -105,6 +105,12 @@ static bool call(const struct config *cfg, const char *method, const char *path,
 	return true;
 }
 
+/* A save or delete: 204 done, 409 the etag no longer matches (first-write lost). */
+static enum state_result write_result(long status)
+{
+	return status == 204 ? STATE_OK : status == 409 ? STATE_CONFLICT : STATE_FAILED;
+}
+
 static void state_path(const struct config *cfg, const char *key, char *out, size_t cap)
 {
 	char *store = curl_easy_escape(NULL, cfg->state_store, 0);
@@ -154,7 +160,7 @@ enum state_result dapr_state_put(const struct config *cfg, const char *key, cons
 	struct response r = {0};
 	enum state_result res = STATE_FAILED;
 	if (call(cfg, "POST", path, body, NULL, &r))
-		res = r.status == 204 ? STATE_OK : r.status == 409 ? STATE_CONFLICT : STATE_FAILED;
+		res = write_result(r.status);
 	if (res == STATE_FAILED && r.status)
 		log_fields(LOG_WARN, "Dapr state save refused", "i:status", (long long)r.status,
 		           "s:body", r.body.data ? r.body.data : "", NULL);
@@ -170,7 +176,7 @@ enum state_result dapr_state_delete(const struct config *cfg, const char *key, c
 	struct response r = {0};
 	enum state_result res = STATE_FAILED;
 	if (call(cfg, "DELETE", path, NULL, etag, &r))
-		res = r.status == 204 ? STATE_OK : r.status == 409 ? STATE_CONFLICT : STATE_FAILED;
+		res = write_result(r.status);
 	strbuf_free(&r.body);
 	return res;
 }

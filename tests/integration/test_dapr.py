@@ -57,16 +57,22 @@ class Sidecar:
         self.log.close()
 
 
+def start_with_sidecar(cls, name, **env):
+    """A fresh database, a sidecar double, then the app behind it: the sidecar first, as on
+    Kubernetes, where it waits for the app."""
+    cls.db_name, db = H.create_db()
+    port = H.free_port()
+    cls.sidecar = Sidecar(port)
+    cls.server = H.start_server(db, name=name, PORT=str(port), USE_DAPR="true",
+                                DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
+                                APP_API_TOKEN=APP_TOKEN, **env)
+
+
 class DaprTest(H.ApiTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.db_name, db = H.create_db()
-        port = H.free_port()
-        cls.sidecar = Sidecar(port)   # the sidecar first, as on Kubernetes: it waits for the app
         cls.instance = "pod-" + uuid.uuid4().hex[:6]
-        cls.server = H.start_server(db, name="test_dapr", PORT=str(port), USE_DAPR="true",
-                                    DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
-                                    APP_API_TOKEN=APP_TOKEN, INSTANCE_ID=cls.instance, RELAY_SWEEP_MS="200")
+        start_with_sidecar(cls, "test_dapr", INSTANCE_ID=cls.instance, RELAY_SWEEP_MS="200")
         H.wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
 
     @classmethod
@@ -194,12 +200,7 @@ class DaprIdempotencyTest(H.ApiTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.db_name, db = H.create_db()
-        port = H.free_port()
-        cls.sidecar = Sidecar(port)
-        cls.server = H.start_server(db, name="test_dapr:idempotency", PORT=str(port), USE_DAPR="true",
-                                    DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
-                                    APP_API_TOKEN=APP_TOKEN)
+        start_with_sidecar(cls, "test_dapr:idempotency")
 
     @classmethod
     def tearDownClass(cls):
