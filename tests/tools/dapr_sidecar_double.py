@@ -414,6 +414,16 @@ def want_str_map(v, where):
     return out
 
 
+def decode_body_object(body, go_type):
+    """json.Unmarshal of a request body into a Go struct: null leaves it empty."""
+    r = go_decode(body)
+    if r is None:
+        return GoObj()
+    if not isinstance(r, dict):
+        raise DecodeError(f"json: cannot unmarshal {_go_type(r)} into Go value of type {go_type}")
+    return r
+
+
 def want_obj(v, where):
     if v is None:
         return None
@@ -2154,11 +2164,7 @@ class Sidecar:
         if bad:
             return bad
         try:
-            r = go_decode(body)
-            if r is None:
-                r = GoObj()
-            if not isinstance(r, dict):
-                raise DecodeError(f"json: cannot unmarshal {_go_type(r)} into Go value of type http.BulkGetRequest")
+            r = decode_body_object(body, "http.BulkGetRequest")
             keys = go_field(r, "keys")[1]
             if keys is None:
                 keys = []
@@ -2214,11 +2220,7 @@ class Sidecar:
         if bad:
             return bad
         try:
-            r = go_decode(body)
-            if r is None:
-                r = GoObj()
-            if not isinstance(r, dict):
-                raise DecodeError(f"json: cannot unmarshal {_go_type(r)} into Go value of type http.stateTransactionRequestBody")
+            r = decode_body_object(body, "http.stateTransactionRequestBody")
             ops = go_field(r, "operations")[1]
             if ops is None:
                 ops = []

@@ -951,6 +951,15 @@ class StateTests(SidecarCase):
                                          {"operations": [{"operation": "upsert", "request": {"key": "a||b", "value": 1}}]}),
                    400, "ERR_MALFORMED_REQUEST")
 
+    def test_bulk_and_transaction_bodies_must_be_objects(self):
+        """12.4: a body that is not a JSON object is 400 ERR_MALFORMED_REQUEST; null is empty."""
+        for path in ("bulk", "transaction"):
+            st, hdrs, body = self.sc.request("POST", f"{self.S}/{path}", [1])
+            error_body(self, (st, hdrs, body), 400, "ERR_MALFORMED_REQUEST")
+            self.assertIn("cannot unmarshal array", json.loads(body)["message"])
+        self.assertEqual(self.sc.request("POST", f"{self.S}/bulk", b"null")[0], 200)
+        self.assertEqual(self.sc.request("POST", f"{self.S}/transaction", b"null")[0], 204)
+
     def test_keys_are_prefixed_with_the_app_id(self):
         """3.1: stored as <appId>||<key>."""
         self.save([{"key": "prefixed", "value": 1}])
