@@ -156,6 +156,12 @@ class RealtimeBase(H.ApiTestCase):
             self.assertIn(m["seq"], rows, m)
             self.assertEvent(m, rows[m["seq"]])
 
+    def assertNextChangeReaches(self, uid, token, *sockets):
+        """A task created now arrives as the next event on every socket."""
+        t = H.create_task(uid, token, server=self.server)
+        for s in sockets:
+            self.assertEqual(self.recv_events(s, 1)[0]["data"]["task"], t)
+
     def assertServes(self, server=None):
         server = server or self.server
         self.assertTrue(server.alive(), f"the server died:\n{server.log_tail(30)}")
@@ -281,8 +287,7 @@ class RealtimeTest(RealtimeBase):
         uid, token = self.user()
         ws = self.open(uid, token)
         self.assertIsNone(ws.subprotocol, "no subprotocol was offered, none may be selected")
-        t = H.create_task(uid, token, server=self.server)
-        self.assertEqual(self.recv_events(ws, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, ws)
 
     def test_token_as_subprotocol_pair(self):
         uid, token = self.user()
@@ -293,8 +298,7 @@ class RealtimeTest(RealtimeBase):
         self.assertEqual(ws.subprotocol, "bearer")
         self.assertEqual(ws.headers.get_all("Sec-WebSocket-Protocol"), ["bearer"])
         self.assertEqual(self.recv(ws), {"type": "hello", "seq": 0})
-        t = H.create_task(uid, token, server=self.server)
-        self.assertEqual(self.recv_events(ws, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, ws)
 
     def test_auth_is_checked_before_the_upgrade(self):
         uid, token = self.user()
@@ -363,9 +367,7 @@ class RealtimeTest(RealtimeBase):
         ws = self.open(uid, token, origin=H.ALLOWED_ORIGIN)
         self.assertEqual(ws.hello_seq, 0)
         ws2 = self.open(uid, token)   # no Origin: not a browser, allowed
-        t = H.create_task(uid, token, server=self.server)
-        for s in (ws, ws2):
-            self.assertEqual(self.recv_events(s, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, ws, ws2)
 
     # -- resume --------------------------------------------------------------------------------
 
@@ -524,9 +526,7 @@ class RealtimeTest(RealtimeBase):
         self.assertEqual(self.recv(ws, what="pong after the garbage"), {"type": "pong"},
                          "garbage must be ignored: no answer, no close")
         self.assertQuiet(ws, 0.3, what="after the pong")
-        t = H.create_task(uid, token, server=self.server)
-        for s in (ws, witness):
-            self.assertEqual(self.recv_events(s, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, ws, witness)
         self.assertServes()
 
     def test_message_over_64_kib_closes_1009(self):
@@ -567,9 +567,7 @@ class RealtimeTest(RealtimeBase):
                     self.fail(f"{name}: the socket is still open after {WAIT}s")
                 self.assertEqual(code, 1009, f"{name}: close code")
 
-        t = H.create_task(uid, token, server=self.server)
-        for s in (witness, ok):
-            self.assertEqual(self.recv_events(s, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, witness, ok)
         self.assertServes()
 
     def test_abrupt_disconnects_do_not_hurt_the_server(self):
@@ -697,8 +695,7 @@ class RealtimeTest(RealtimeBase):
         else:
             self.assertEventsMatchLog(self.recv_events(ws, n - read), uid, 2 + read)
         self.assertServes()
-        t = H.create_task(uid, token, server=self.server)
-        self.assertEqual(self.recv_events(fast, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, fast)
 
 
 # =============================================================================================
@@ -783,8 +780,7 @@ class PingTest(RealtimeBase):
         self.assertEqual(got, [])
         self.assertFalse(good.close_received or good.eof, "the socket that answers pings closed")
         self.assertGreaterEqual(good.pings_received - before, 3, "the server stopped pinging")
-        t = H.create_task(uid, token, server=self.server)
-        self.assertEqual(self.recv_events(good, 1)[0]["data"]["task"], t)
+        self.assertNextChangeReaches(uid, token, good)
         self.assertServes()
 
 
