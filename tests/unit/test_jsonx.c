@@ -123,22 +123,21 @@ static char *append_string(const char *s)
 static void test_append_string_escapes(void **state)
 {
 	(void)state;
-	char *out = append_string("plain");
-	assert_string_equal(out, "x=\"plain\"");
-	free(out);
-	out = append_string("");
-	assert_string_equal(out, "x=\"\"");
-	free(out);
-	out = append_string("a\"b\\c");
-	assert_string_equal(out, "x=\"a\\\"b\\\\c\"");
-	free(out);
-	out = append_string("\n\t\x01\x1f");
-	assert_string_equal(out, "x=\"\\u000a\\u0009\\u0001\\u001f\"");
-	free(out);
-	/* UTF-8 and '/' pass through untouched. */
-	out = append_string("caf\xc3\xa9 </b> \xf0\x9f\x98\x80");
-	assert_string_equal(out, "x=\"caf\xc3\xa9 </b> \xf0\x9f\x98\x80\"");
-	free(out);
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"plain", "x=\"plain\""},
+		{"", "x=\"\""},
+		{"a\"b\\c", "x=\"a\\\"b\\\\c\""},
+		{"\n\t\x01\x1f", "x=\"\\u000a\\u0009\\u0001\\u001f\""},
+		/* UTF-8 and '/' pass through untouched. */
+		{"caf\xc3\xa9 </b> \xf0\x9f\x98\x80", "x=\"caf\xc3\xa9 </b> \xf0\x9f\x98\x80\""},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *out = append_string(cases[i].in);
+		assert_string_equal(out, cases[i].want);
+		free(out);
+	}
 }
 
 static void test_append_string_round_trips(void **state)
