@@ -16,6 +16,7 @@ static bool read_bool(const char *name, bool def, bool *out, char *err, size_t e
 static bool read_origins(struct config *cfg, char *err, size_t errlen);
 static const char *env(const char *name);
 static bool read_events(struct config *cfg, char *err, size_t errlen);
+static bool read_frontend_dir(struct config *cfg, char *err, size_t errlen);
 
 bool config_load(struct config *cfg, enum config_purpose purpose, char *err, size_t errlen)
 {
@@ -85,6 +86,8 @@ bool config_load(struct config *cfg, enum config_purpose purpose, char *err, siz
 	cfg->shutdown_timeout_ms = (int)n;
 	if (!read_bool("USE_DAPR", false, &cfg->use_dapr, err, errlen))
 		return false;
+	if (!read_frontend_dir(cfg, err, errlen))
+		return false;
 	return read_events(cfg, err, errlen);
 }
 
@@ -92,6 +95,23 @@ static const char *env_or(const char *name, const char *def)
 {
 	const char *v = env(name);
 	return v ? v : def;
+}
+
+static bool read_frontend_dir(struct config *cfg, char *err, size_t errlen)
+{
+	const char *dir = env("FRONTEND_DIR");
+	if (dir == NULL)
+		return true;
+	char index[4096];
+	snprintf(index, sizeof index, "%s/index.html", dir);
+	if (access(index, R_OK) != 0) {
+		snprintf(err, errlen,
+		         "FRONTEND_DIR has no index.html (build the dashboard: cd frontend && "
+		         "npm ci && npx next build)");
+		return false;
+	}
+	cfg->frontend_dir = dir;
+	return true;
 }
 
 static bool read_events(struct config *cfg, char *err, size_t errlen)

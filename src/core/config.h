@@ -25,6 +25,7 @@ struct config {
 	bool use_dapr;
 	bool auto_migrate;
 	int shutdown_timeout_ms;
+	const char *frontend_dir; /* the dashboard's static export; NULL: not served */
 
 	/* The event backbone (docs/events.md). */
 	char instance_id[128]; /* INSTANCE_ID, else HOSTNAME-PORT: names broadcast consumers */

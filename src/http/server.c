@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/log.h"
 #include "core/uuid.h"
+#include "http/frontend.h"
 #include "realtime/hub.h"
 #include "store/outbox.h"
 
@@ -69,6 +70,8 @@ int server_run(const struct app *app)
 	    (struct app_handler *)h2o_create_handler(path, sizeof *handler);
 	handler->super.on_req = on_req;
 	handler->app = app;
+	if (app->cfg->frontend_dir)
+		frontend_register(path, app->cfg->frontend_dir);
 
 	int fd = listen_on(app->cfg->host, app->cfg->port);
 	if (fd < 0)
@@ -218,6 +221,12 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	size_t path_len = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
 	router_match(req->path.base, path_len, c->method, &c->route);
 
+	if (c->route.route == ROUTE_NONE && handler->app->cfg->frontend_dir &&
+	    (c->method == METHOD_GET || c->method == METHOD_HEAD) &&
+	    frontend_owns_path(req->path.base, path_len)) {
+		frontend_set_cache_headers(req, req->path.base, path_len);
+		return -1; /* the file handler registered after this one answers */
+	}
 	if (c->route.route == ROUTE_NONE) {
 		call_respond_error(c, 404, "not_found", "no such resource", NULL);
 	} else if (c->method == METHOD_OPTIONS) {
