@@ -1,4 +1,13 @@
-# TaskFlow server image: Debian 12 packages only, as on the build machines.
+# TaskFlow server image: the C server from Debian 12 packages, as on the build
+# machines, serving the dashboard's static export (built with Node.js 20).
+FROM node:20-bookworm-slim AS frontend
+WORKDIR /frontend
+ENV NEXT_TELEMETRY_DISABLED=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+COPY frontend/package.json frontend/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY frontend ./
+RUN node_modules/.bin/next build
+
 FROM debian:12 AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential pkg-config meson ninja-build cmake \
@@ -19,8 +28,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 taskflow
 COPY --from=build /src/build/taskflow /usr/local/bin/taskflow
+COPY --from=frontend /frontend/out /usr/share/taskflow/www
 USER taskflow
-ENV HOST=0.0.0.0 PORT=8000
+ENV HOST=0.0.0.0 PORT=8000 FRONTEND_DIR=/usr/share/taskflow/www
 EXPOSE 8000
 ENTRYPOINT ["/usr/local/bin/taskflow"]
 CMD ["serve"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serves TaskFlow on http://127.0.0.1:8000 with the embedded defaults: builds
-# it, starts a private PostgreSQL under .local/ when DATABASE_URL is not set,
+# it and the dashboard, starts a private PostgreSQL under .local/ when DATABASE_URL is not set,
 # applies migrations and runs the server in the foreground. Ctrl-C stops all
 # it started.
 set -euo pipefail
@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 [ -f build/build.ninja ] || meson setup build --buildtype=release >/dev/null
 ninja -C build >/dev/null
+[ -n "${FRONTEND_DIR:-}" ] || FRONTEND_DIR=$(scripts/build-frontend.sh)
+export FRONTEND_DIR
 
 started_pg=""
 if [ -z "${DATABASE_URL:-}" ]; then

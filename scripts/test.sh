@@ -59,6 +59,41 @@ for t in tests/tools/test_*.py; do
 done
 suite tools "$t_pass" "$t_fail"
 
+# The dashboard: Vitest units, then Playwright in Debian's chromium against the
+# real server (on its own database in the integration tests' cluster).
+dashboard_suites() {
+  local out_dir results=frontend/test-results
+  mkdir -p .local
+  if ! out_dir=$(scripts/build-frontend.sh 2>.local/frontend-build.log); then
+    tail -n 40 .local/frontend-build.log
+    suite dashboard-build 0 1
+    return
+  fi
+  rm -rf $results && mkdir -p $results
+  (cd frontend && node_modules/.bin/vitest run --reporter=default --reporter=json \
+    --outputFile=test-results/vitest.json) >.local/vitest.log 2>&1 || tail -n 60 .local/vitest.log
+  suite dashboard-unit $(json_counts $results/vitest.json \
+    'r.numPassedTests' 'r.numFailedTests + (r.numTotalTests ? 0 : 1)')
+
+  local admin="host=127.0.0.1 port=$pgport user=taskflow dbname=postgres"
+  psql "$admin" -qc 'DROP DATABASE IF EXISTS tf_e2e WITH (FORCE)' -c 'CREATE DATABASE tf_e2e' >/dev/null
+  (cd frontend && TASKFLOW_BIN=$(pwd)/../$build/taskflow FRONTEND_DIR=$out_dir \
+    E2E_DATABASE_URL="host=127.0.0.1 port=$pgport user=taskflow dbname=tf_e2e" \
+    node_modules/.bin/playwright test) >.local/e2e.log 2>&1
+  grep -E '^E2E |^ +(✓|✘|-) |^ +[0-9]+\) ' .local/e2e.log | head -n 60
+  grep -qE '^ +[0-9]+ failed' .local/e2e.log && tail -n 80 .local/e2e.log
+  suite dashboard-e2e $(json_counts $results/e2e.json \
+    'r.stats.expected' 'r.stats.unexpected + r.stats.flaky + (r.errors.length ? 1 : 0)')
+}
+
+# Prints "passed failed" from a JSON report (two expressions over r), or "0 1"
+# when the runner wrote none.
+json_counts() {
+  node -e 'try { const r = require(process.argv[1]);
+    console.log(`${eval(process.argv[2])} ${eval(process.argv[3])}`) } catch { console.log("0 1") }' \
+    "$(pwd)/$1" "$2" "$3"
+}
+
 # Integration tests: the real server against its own PostgreSQL.
 pgdir=.local/pg-test
 pgport=${TEST_PG_PORT:-25460}
@@ -72,6 +107,7 @@ if scripts/pg.sh start $pgdir $pgport >/dev/null; then
   else
     suite integration 0 1
   fi
+  dashboard_suites
   scripts/pg.sh stop $pgdir
 else
   echo "could not start PostgreSQL for the integration tests"

@@ -1,0 +1,82 @@
+"use client";
+
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
+import { tasksSocketUrl } from "@/lib/config";
+import { isTokenExpired } from "@/lib/session";
+import type { EventMessage } from "@/lib/types";
+import { WebSocketClient, type ConnectionState } from "@/lib/websocket-client";
+import { useSession } from "../session/SessionProvider";
+
+/** What a subscriber receives: an event (once, in seq order) or a resync request. */
+export type LiveMessage = { kind: "event"; event: EventMessage } | { kind: "resync" };
+export type LiveHandler = (m: LiveMessage) => void;
+
+interface WebSocketContextValue {
+  state: ConnectionState;
+  lastSeq: number | null;
+  subscribe(handler: LiveHandler): () => void;
+  reconnect(): void;
+}
+
+const WebSocketContext = createContext<WebSocketContextValue | null>(null);
+
+/** One live connection per signed-in user, shared by every screen. */
+export function WebSocketProvider({ children }: { children: React.ReactNode }) {
+  const { session, signOut } = useSession();
+  const [state, setState] = useState<ConnectionState>("closed");
+  const [lastSeq, setLastSeq] = useState<number | null>(null);
+  const clientRef = useRef<WebSocketClient | null>(null);
+  const handlers = useRef(new Set<LiveHandler>());
+
+  const userId = session?.user.id ?? null;
+  const token = session?.token ?? null;
+
+  useEffect(() => {
+    if (!userId || !token) {
+      setState("closed");
+      setLastSeq(null);
+      return;
+    }
+    const client = new WebSocketClient({ url: tasksSocketUrl(userId), token });
+    clientRef.current = client;
+    const offState = client.onState((s) => {
+      setState(s);
+      if (s === "unauthorized" && isTokenExpired(token)) signOut();
+    });
+    const offEvent = client.onEvent((event) => {
+      setLastSeq(client.lastSeq);
+      handlers.current.forEach((h) => h({ kind: "event", event }));
+    });
+    const offResync = client.onResync(() => {
+      setLastSeq(client.lastSeq);
+      handlers.current.forEach((h) => h({ kind: "resync" }));
+    });
+    client.connect();
+    setState(client.state);
+    return () => {
+      offState();
+      offEvent();
+      offResync();
+      client.close();
+      if (clientRef.current === client) clientRef.current = null;
+    };
+  }, [userId, token, signOut]);
+
+  const subscribe = useCallback((handler: LiveHandler) => {
+    handlers.current.add(handler);
+    return () => {
+      handlers.current.delete(handler);
+    };
+  }, []);
+
+  const reconnect = useCallback(() => clientRef.current?.reconnect(), []);
+
+  const value = useMemo(() => ({ state, lastSeq, subscribe, reconnect }), [state, lastSeq, subscribe, reconnect]);
+  return <WebSocketContext.Provider value={value}>{children}</WebSocketContext.Provider>;
+}
+
+export function useLive(): WebSocketContextValue {
+  const ctx = useContext(WebSocketContext);
+  if (!ctx) throw new Error("useLive needs <WebSocketProvider>");
+  return ctx;
+}
