@@ -298,3 +298,72 @@ test("keyboard only, and a phone-width screen", async ({ browser }) => {
   await screenshot(page, "dashboard-phone");
   await ctx.close();
 });
+
+test("due dates are entered and shown in the browser's time zone, DST included", async ({ browser }) => {
+  const ada = await signUpViaApi(server, "Zoned");
+  const zoned = await signedInContext(browser, ada, { timezoneId: "America/New_York" });
+  const page = await openDashboard(zoned, server);
+
+  const form = page.getByRole("form", { name: "New task" });
+  await form.getByLabel("New task title").fill("Winter review");
+  await form.getByRole("button", { name: "More options" }).click();
+  await form.getByLabel("Description").fill("Bring the numbers");
+  await form.getByLabel("Priority").selectOption("low");
+  await form.getByLabel("Tags").fill("q4, review");
+  await form.getByLabel("Due date").fill("2026-12-01T09:00");
+  await form.getByRole("button", { name: "Add task" }).click();
+  await expect(taskItem(page, "Winter review")).toHaveCount(1);
+
+  // 09:00 in New York in December is 14:00 UTC (EST, -05:00).
+  let [task] = await listViaApi(server, ada);
+  expect([task.due_date, task.description, task.priority, task.tags]).toEqual([
+    "2026-12-01T14:00:00.000Z",
+    "Bring the numbers",
+    "low",
+    ["q4", "review"],
+  ]);
+  await expect(taskItem(page, "Winter review").locator("time")).toHaveAttribute("datetime", "2026-12-01T14:00:00.000Z");
+
+  // Moved into summer time: the same wall-clock hour is 13:00 UTC (EDT, -04:00).
+  await page.getByRole("button", { name: 'Edit "Winter review"' }).click();
+  const dialog = page.getByRole("dialog", { name: "Edit task" });
+  await expect(dialog.getByLabel("Due date")).toHaveValue("2026-12-01T09:00");
+  await dialog.getByLabel("Due date").fill("2027-07-01T09:00");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect.poll(async () => (await listViaApi(server, ada))[0].due_date).toBe("2027-07-01T13:00:00.000Z");
+
+  // Cleared.
+  await page.getByRole("button", { name: 'Edit "Winter review"' }).click();
+  await dialog.getByLabel("Due date").fill("");
+  await dialog.getByRole("button", { name: "Save" }).click();
+  await expect.poll(async () => (await listViaApi(server, ada))[0].due_date).toBeNull();
+  [task] = await listViaApi(server, ada);
+  expect(task.version).toBe(3);
+  await zoned.close();
+});
+
+test("a failing load shows an error with Retry", async ({ browser }) => {
+  const ada = await signUpViaApi(server, "Unlucky");
+  await createTaskViaApi(server, ada, { title: "Still here" });
+  const ctx = await signedInContext(browser, ada);
+  let failing = true;
+  await ctx.route(/\/api\/[^/]+\/tasks\?/, (route) =>
+    failing
+      ? route.fulfill({
+          status: 503,
+          contentType: "application/json",
+          body: JSON.stringify({ error: { code: "unavailable", message: "The database cannot be reached" } }),
+        })
+      : route.continue(),
+  );
+  const page = await ctx.newPage();
+  await page.goto(server.url("/dashboard/"));
+  const alert = page.getByRole("alert").filter({ hasText: "database cannot be reached" });
+  await expect(alert).toBeVisible();
+  await screenshot(page, "load-error");
+  failing = false;
+  await alert.getByRole("button", { name: "Retry" }).click();
+  await expect(taskItem(page, "Still here")).toHaveCount(1);
+  await ctx.close();
+});

@@ -1,4 +1,4 @@
-import { expect, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { expect, type Browser, type BrowserContext, type BrowserContextOptions, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -34,8 +34,12 @@ export async function signUpViaApi(server: TaskflowServer, name = "Ada Lovelace"
 
 // A browser context already signed in as `account` (the session the sign-in
 // page would have stored).
-export async function signedInContext(browser: Browser, account: Account): Promise<BrowserContext> {
-  const context = await browser.newContext();
+export async function signedInContext(
+  browser: Browser,
+  account: Account,
+  options: BrowserContextOptions = {},
+): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
   await context.addInitScript(
     ([token, user]) => {
       if (!localStorage.getItem("taskflow.session"))
