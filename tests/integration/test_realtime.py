@@ -956,3 +956,30 @@ class DaprReplicasTest(RealtimeBase):
                                                        f" event_id = '{eid}' order by consumer")
                      == [[f"broadcast:{self.ids[0]}"], [f"broadcast:{self.ids[1]}"], ["work"]],
                      what="one work receipt and one broadcast receipt per replica")
+
+
+class TokenNotLoggedTest(H.ApiTestCase):
+    """A token in ?token= is a credential: the request log keeps the path only."""
+
+    def test_tokens_in_the_query_never_reach_the_log(self):
+        server = H.start_server(name="test_realtime:log", LOG_LEVEL="info")
+        try:
+            uid, token = H.sign_up(server=server)
+            other_uid, other_token = H.sign_up(server=server)
+            bad = H.make_token(uid, secret="z" * 48)
+            ws = connect(server, uid, token)
+            self.assertEqual(ws.status, 101, repr(ws))
+            ws.close()
+            for t in (bad, other_token):
+                r = connect(server, uid, t)
+                self.assertIn(r.status, (401, 403))
+            r = H.api("GET", ws_path(uid, token), server=server)
+            self.assertEqual(r.status, 400)
+        finally:
+            server.stop()
+        with open(server.log_path, encoding="utf-8") as f:
+            log = f.read()
+        self.assertIn(f"/ws/user/{uid}/tasks", log)
+        for t in (token, bad, other_token):
+            self.assertNotIn(t.split(".")[2], log)
+        self.assertNotIn("token=", log)
