@@ -12,6 +12,8 @@ test("the server restarts while a page is open; a change made meanwhile appears 
     const ada = await signUpViaApi(server, "Restart");
     await createTaskViaApi(server, ada, { title: "Before the restart" });
     const ctx = await signedInContext(browser, ada);
+    const sockets: string[] = [];
+    ctx.on("page", (p) => p.on("websocket", (ws) => sockets.push(ws.url())));
     const page = await openDashboard(ctx, server);
     await expect(taskItem(page, "Before the restart")).toHaveCount(1);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
@@ -32,8 +34,12 @@ test("the server restarts while a page is open; a change made meanwhile appears 
     await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "open", { timeout: 20_000 });
     await expect(taskItem(page, "Made while it was down")).toHaveCount(1);
     await expect(taskItems(page)).toHaveCount(2);
-    // Resumed in place: the page was not reloaded.
+    // Resumed in place: the page was not reloaded, and it asked for what it missed
+    // (since=<the seq it had>); the token travels in the subprotocol, never in a URL.
     expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+    expect(sockets[0]).toMatch(/\/ws\/user\/[^/]+\/tasks$/);
+    expect(sockets[sockets.length - 1]).toMatch(/\?since=\d+$/);
+    expect(sockets.filter((u) => u.includes("token"))).toEqual([]);
 
     // And live again.
     await createTaskViaApi(server, ada, { title: "After the restart" });

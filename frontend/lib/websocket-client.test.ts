@@ -8,7 +8,10 @@ class FakeSocket implements WebSocketLike {
   onerror: ((ev: unknown) => void) | null = null;
   sent: string[] = [];
   closedByClient = false;
-  constructor(public url: string) {}
+  constructor(
+    public url: string,
+    public protocols: string[],
+  ) {}
   send(data: string) {
     this.sent.push(data);
   }
@@ -46,8 +49,8 @@ function setup(opts: { random?: () => number; maxAttempts?: number; maxDelayMs?:
   const client = new WebSocketClient({
     url: "ws://h/ws/user/u1/tasks",
     token: "tok",
-    factory: (url) => {
-      const s = new FakeSocket(url);
+    factory: (url, protocols) => {
+      const s = new FakeSocket(url, protocols);
       sockets.push(s);
       return s;
     },
@@ -102,7 +105,8 @@ describe("WebSocketClient", () => {
   it("connects with the token and without since when it has no seq yet", () => {
     const { client, last, states } = setup();
     client.connect();
-    expect(last().url).toBe("ws://h/ws/user/u1/tasks?token=tok");
+    expect(last().url).toBe("ws://h/ws/user/u1/tasks");
+    expect(last().protocols).toEqual(["bearer", "tok"]);
     expect(states).toEqual(["connecting"]);
     last().hello(7);
     expect(client.state).toBe("open");
@@ -213,7 +217,8 @@ describe("WebSocketClient", () => {
     expect(seqs).toEqual([4, 5]);
     last().drop();
     fireRetry();
-    expect(last().url).toBe("ws://h/ws/user/u1/tasks?token=tok&since=5");
+    expect(last().url).toBe("ws://h/ws/user/u1/tasks?since=5");
+    expect(last().protocols).toEqual(["bearer", "tok"]);
     // resumed socket: hello carries the latest seq, the replay follows; lastSeq must not jump.
     last().hello(7);
     expect(client.lastSeq).toBe(5);

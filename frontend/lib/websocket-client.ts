@@ -1,7 +1,8 @@
 /**
  * Live task feed client (docs/realtime.md), free of any framework.
  *
- * - connects to `<url>?token=<jwt>[&since=<lastSeq>]`;
+ * - connects to `<url>[?since=<lastSeq>]` with the token in the subprotocol pair
+ *   `bearer, <jwt>` (not in the URL, where proxies and browser history would keep it);
  * - keeps `lastSeq` (from the first hello, then from each event) and drops any event whose
  *   seq is not above it, so an event is delivered once, also across reconnects;
  * - on `resync` calls onResync (reload the list) and carries on from that socket's hello seq;
@@ -23,7 +24,7 @@ export interface WebSocketLike {
   onerror: ((ev: unknown) => void) | null;
 }
 
-export type WebSocketFactory = (url: string) => WebSocketLike;
+export type WebSocketFactory = (url: string, protocols: string[]) => WebSocketLike;
 
 export interface WebSocketClientOptions {
   /** ws(s)://host/ws/user/{id}/tasks, without query. */
@@ -62,7 +63,8 @@ export function backoffDelay(
   return Math.round(raw * (0.5 + random() * 0.5));
 }
 
-const defaultFactory: WebSocketFactory = (url) => new WebSocket(url) as unknown as WebSocketLike;
+const defaultFactory: WebSocketFactory = (url, protocols) =>
+  new WebSocket(url, protocols) as unknown as WebSocketLike;
 
 export class WebSocketClient {
   private readonly opts: Required<Omit<WebSocketClientOptions, "onResync" | "initialSeq">> & {
@@ -150,11 +152,15 @@ export class WebSocketClient {
 
   /** The URL for the next connection. */
   currentUrl(): string {
-    const token = typeof this.opts.token === "function" ? this.opts.token() : this.opts.token;
+    if (this._lastSeq === null) return this.opts.url;
     const sep = this.opts.url.includes("?") ? "&" : "?";
-    let url = `${this.opts.url}${sep}token=${encodeURIComponent(token)}`;
-    if (this._lastSeq !== null) url += `&since=${this._lastSeq}`;
-    return url;
+    return `${this.opts.url}${sep}since=${this._lastSeq}`;
+  }
+
+  /** The subprotocols for the next connection: the server selects "bearer". */
+  currentProtocols(): string[] {
+    const token = typeof this.opts.token === "function" ? this.opts.token() : this.opts.token;
+    return ["bearer", token];
   }
 
   private open(state: ConnectionState): void {
@@ -162,7 +168,7 @@ export class WebSocketClient {
     this.helloSeq = null;
     let ws: WebSocketLike;
     try {
-      ws = this.opts.factory(this.currentUrl());
+      ws = this.opts.factory(this.currentUrl(), this.currentProtocols());
     } catch {
       this.socket = null;
       this.scheduleRetry();
