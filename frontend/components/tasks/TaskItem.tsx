@@ -46,7 +46,7 @@ export function TaskItem({
       />
       <div className="min-w-0 flex-1">
         <p
-          className={`break-words font-medium ${checked ? "text-slate-400 line-through" : "text-slate-900"}`}
+          className={`break-words font-medium ${checked ? "text-slate-500 line-through" : "text-slate-900"}`}
         >
           {task.title}
         </p>
