@@ -158,13 +158,12 @@ void call_respond(struct call *c, struct reply *r)
 		                      H2O_STRLIT("idempotent-replayed"), 0, NULL,
 		                      H2O_STRLIT("true"));
 
-	/* The path without its query: a WebSocket's ?token= must not reach the logs. */
-	size_t path_len = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
 	if (log_enabled(LOG_INFO) || r->status >= 500)
 		log_fields(r->status >= 500 ? LOG_ERROR : LOG_INFO, "request", "s:request_id",
 		           c->request_id, "s:method",
 		           h2o_strdup(&req->pool, req->method.base, req->method.len).base, "s:path",
-		           h2o_strdup(&req->pool, req->path.base, path_len).base, "i:status",
+		           /* without the query: a WebSocket's ?token= must not reach the logs */
+		           h2o_strdup(&req->pool, c->path.base, c->path.len).base, "i:status",
 		           (long long)r->status, "f:duration_ms", elapsed_ms(&c->started), NULL);
 
 	/* send_inline copies the body, so the reply's buffers can go now. */

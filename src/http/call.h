@@ -45,6 +45,7 @@ struct call {
 	struct call_loop *loop;
 	struct route_match route;
 	enum http_method method;
+	h2o_iovec_t path; /* the request target without its query */
 	char request_id[CALL_REQUEST_ID_MAX + 1];
 	h2o_iovec_t cors_origin; /* the request's Origin when allowed; else empty */
 	struct timespec started;

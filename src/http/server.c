@@ -218,13 +218,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	add_common_headers(c);
 
 	c->method = router_method(req->method.base, req->method.len);
-	size_t path_len = req->query_at == SIZE_MAX ? req->path.len : req->query_at;
-	router_match(req->path.base, path_len, c->method, &c->route);
+	c->path = h2o_iovec_init(req->path.base,
+	                         req->query_at == SIZE_MAX ? req->path.len : req->query_at);
+	router_match(c->path.base, c->path.len, c->method, &c->route);
 
 	if (c->route.route == ROUTE_NONE && handler->app->cfg->frontend_dir &&
 	    (c->method == METHOD_GET || c->method == METHOD_HEAD) &&
-	    frontend_owns_path(req->path.base, path_len)) {
-		frontend_set_cache_headers(req, req->path.base, path_len);
+	    frontend_owns_path(c->path.base, c->path.len)) {
+		frontend_set_cache_headers(req, c->path.base, c->path.len);
 		return -1; /* the file handler registered after this one answers */
 	}
 	if (c->route.route == ROUTE_NONE) {
