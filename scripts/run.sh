@@ -30,6 +30,7 @@ export HOST="${HOST:-127.0.0.1}" PORT="${PORT:-8000}"
 export CORS_ORIGINS="${CORS_ORIGINS:-http://127.0.0.1:$PORT,http://localhost:$PORT}"
 
 server=""
+status=0 # the server's own exit status when it stops by itself (2: a bad setting)
 cleanup() {
   trap - INT TERM EXIT
   if [ -n "$server" ]; then
@@ -37,12 +38,12 @@ cleanup() {
     wait "$server" 2>/dev/null || true
   fi
   [ -n "$started_pg" ] && scripts/pg.sh stop "$started_pg"
-  exit 0
+  exit "$status"
 }
 trap cleanup INT TERM EXIT
 
 echo "TaskFlow on http://$HOST:$PORT (Ctrl-C stops it)" >&2
 ./build/taskflow serve &
 server=$!
-wait "$server" || true
+wait "$server" || status=$?
 server=""
