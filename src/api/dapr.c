@@ -73,8 +73,10 @@ static void event_start(struct call_job *base, struct db_conn *conn)
 		call_job_finish(base);
 		return;
 	}
-	const char *params[] = {job->consumer, job->event.event_id};
-	db_send(conn, CONSUMER_RECEIPT_SQL, 2, params);
+	char seq[24];
+	snprintf(seq, sizeof seq, "%lld", job->event.seq);
+	const char *params[] = {job->consumer, job->event.event_id, job->event.user_id, seq};
+	db_send(conn, CONSUMER_RECEIPT_SQL, 4, params);
 }
 
 static void event_result(struct call_job *base, struct db_conn *conn, PGresult *r)

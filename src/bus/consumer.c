@@ -6,13 +6,15 @@
 
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "core/uuid.h"
 #include "realtime/hub.h"
 
 /* The receipt is taken from the event log itself: a message naming an event
- * the log does not have (forged, or from elsewhere) has no effect. Answers
- * (known, first time). */
+ * the log does not have, or giving it another user or seq (forged, or from
+ * elsewhere), has no effect. Answers (known, first time). */
 const char CONSUMER_RECEIPT_SQL[] =
-    "WITH known AS (SELECT event_id, user_id, seq FROM event_log WHERE event_id = $2::uuid),"
+    "WITH known AS (SELECT event_id, user_id, seq FROM event_log"
+    " WHERE event_id = $2::uuid AND user_id = $3 AND seq = $4::bigint),"
     " added AS (INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
     " SELECT $1, event_id, user_id, seq FROM known ON CONFLICT DO NOTHING RETURNING 1)"
     " SELECT (SELECT count(*) FROM known), (SELECT count(*) FROM added)";
@@ -32,7 +34,7 @@ bool consumer_parse(const char *json, size_t len, struct delivered_event *out)
 	const char *user = json_string_value(json_object_get(ce, "userid"));
 	const char *type = json_string_value(json_object_get(ce, "type"));
 	json_t *seq = json_object_get(ce, "seq");
-	bool ok = id && user && type && json_is_integer(seq) && strlen(id) == 36 &&
+	bool ok = id && user && type && json_is_integer(seq) && uuid_text_valid(id) &&
 	          strlen(user) < sizeof out->user_id && strlen(type) < sizeof out->type &&
 	          strncmp(type, "task.", 5) == 0 && json_integer_value(seq) > 0;
 	if (ok) {
@@ -109,8 +111,10 @@ enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json
 		           consumer, NULL);
 		return DELIVERY_DROP;
 	}
-	const char *params[] = {consumer, e.event_id};
-	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 2, NULL, params, NULL, NULL, 0);
+	char seq[24];
+	snprintf(seq, sizeof seq, "%lld", e.seq);
+	const char *params[] = {consumer, e.event_id, e.user_id, seq};
+	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 4, NULL, params, NULL, NULL, 0);
 	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
 	PQclear(r);
 	if (d == DELIVERY_DONE && strncmp(consumer, "broadcast:", 10) == 0)

@@ -34,7 +34,8 @@ struct delivered_event {
 /* Parses a CloudEvent from the bus; false for a poison message. */
 bool consumer_parse(const char *json, size_t len, struct delivered_event *out);
 
-/* The receipt statement, with parameters (consumer, event id), and what its
+/* The receipt statement, with parameters (consumer, event id, user id, seq),
+ * and what its
  * result (NULL: no connection) means for the delivery. An event the log
  * does not have is dropped. */
 extern const char CONSUMER_RECEIPT_SQL[];

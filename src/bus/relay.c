@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -48,6 +49,8 @@ static int publish_batch(struct relay *r);
 static bool mark_published(struct relay *r, const struct bus_event *events, int n);
 static void wait_for_work(struct relay *r, int timeout_ms);
 static void back_off(struct relay *r);
+static bool take_notifications(struct relay *r);
+static void drain_wake_pipe(struct relay *r);
 static void drop_connection(struct relay *r);
 
 struct relay *relay_start(const struct config *cfg, struct bus *bus)
@@ -221,31 +224,64 @@ static bool mark_published(struct relay *r, const struct bus_event *events, int 
 /* Sleeps until a NOTIFY, relay_stop, or the timeout. */
 static void wait_for_work(struct relay *r, int timeout_ms)
 {
+	/* libpq queues a NOTIFY that came in while the last SELECT ran: the
+	 * socket has nothing more to say, so poll would sleep on it. */
+	if (take_notifications(r))
+		return;
 	struct pollfd fds[2] = {{.fd = r->wake_pipe[0], .events = POLLIN},
 	                        {.fd = r->pg ? PQsocket(r->pg) : -1, .events = POLLIN}};
 	if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
 		return;
-	char drain[16];
-	while (read(r->wake_pipe[0], drain, sizeof drain) > 0)
-		;
+	drain_wake_pipe(r);
 	if (r->pg && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
 		if (!PQconsumeInput(r->pg)) {
 			drop_connection(r);
 			return;
 		}
-		PGnotify *n;
-		while ((n = PQnotifies(r->pg)) != NULL)
-			PQfreemem(n);
+		take_notifications(r);
 	}
 }
 
+/* Frees the NOTIFYs libpq holds; true when there was one. */
+static bool take_notifications(struct relay *r)
+{
+	bool any = false;
+	PGnotify *n;
+	while (r->pg && (n = PQnotifies(r->pg)) != NULL) {
+		PQfreemem(n);
+		any = true;
+	}
+	return any;
+}
+
+static void drain_wake_pipe(struct relay *r)
+{
+	char drain[16];
+	while (read(r->wake_pipe[0], drain, sizeof drain) > 0)
+		;
+}
+
+/* Waits out the delay: wake-ups (commits, the cron binding) do not cut it
+ * short while the bus or the database fails, only relay_stop does. */
 static void back_off(struct relay *r)
 {
 	/* Jitter keeps replicas and restarts from retrying in step. */
 	int delay = r->backoff_ms / 2 + (int)randombytes_uniform((uint32_t)r->backoff_ms / 2 + 1);
 	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
-	struct pollfd fd = {.fd = r->wake_pipe[0], .events = POLLIN};
-	poll(&fd, 1, delay);
+	struct timespec now, until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += delay / 1000;
+	until.tv_nsec += (long)(delay % 1000) * 1000000;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long left_ms =
+		    (until.tv_sec - now.tv_sec) * 1000 + (until.tv_nsec - now.tv_nsec) / 1000000;
+		if (left_ms <= 0 || atomic_load(&r->stopping))
+			return;
+		struct pollfd fd = {.fd = r->wake_pipe[0], .events = POLLIN};
+		poll(&fd, 1, (int)left_ms);
+		drain_wake_pipe(r);
+	}
 }
 
 static void drop_connection(struct relay *r)

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 
 void uuid_v4(char out[UUID_TEXT_LEN])
 {
@@ -13,4 +14,19 @@ void uuid_v4(char out[UUID_TEXT_LEN])
 	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
 	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
 	         b[15]);
+}
+
+bool uuid_text_valid(const char *s)
+{
+	if (strlen(s) != UUID_TEXT_LEN - 1)
+		return false;
+	for (int i = 0; i < UUID_TEXT_LEN - 1; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		char c = s[i];
+		bool hex =
+		    (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+		if (dash ? c != '-' : !hex)
+			return false;
+	}
+	return true;
 }

@@ -139,13 +139,27 @@ class DaprTest(H.ApiTestCase):
         good_headers = {"dapr-api-token": APP_TOKEN, "Content-Type": "application/cloudevents+json"}
         forged = {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "task.created", "source": "taskflow",
                   "userid": self.user["id"], "seq": 1, "data": {}}
-        for body in (b"not json", b"{}", json.dumps({"id": "x"}).encode(), json.dumps(forged).encode()):
+        not_a_uuid = dict(forged, id="z" * 8 + "-" + "z" * 4 + "-" + "z" * 4 + "-" + "z" * 4 + "-" + "z" * 12)
+        for body in (b"not json", b"{}", json.dumps({"id": "x"}).encode(), json.dumps(forged).encode(),
+                     json.dumps(not_a_uuid).encode()):
             with self.subTest(body=body[:40]):
                 r = H.api("POST", "/dapr/events/work", body, headers=good_headers, server=self.server)
                 self.assertStatus(r, 200)
                 self.assertEqual(r.json, {"status": "DROP"})
         self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{forged['id']}'"),
                          [["0"]])
+
+        # A real event id with another user or seq (ids reach browsers) is no event of ours.
+        other = H.sign_up_full(server=self.server)
+        H.create_task(self.user["id"], self.user["token"], server=self.server)
+        [[real_id]] = H.psql_rows(self.db_name, f"select event_id from event_log where user_id = '{self.user['id']}'")
+        for route in ("/dapr/events/work", "/dapr/events/broadcast"):
+            for claim in ({"userid": other["id"]}, {"seq": 99}):
+                with self.subTest(route=route, claim=claim):
+                    body = dict(forged, id=real_id, **claim)
+                    r = H.api("POST", route, json.dumps(body).encode(), headers=good_headers, server=self.server)
+                    self.assertStatus(r, 200)
+                    self.assertEqual(r.json, {"status": "DROP"})
 
     def test_config_is_404(self):
         r = H.api("GET", "/dapr/config", headers={"dapr-api-token": APP_TOKEN}, server=self.server)
