@@ -1,18 +1,21 @@
 /** fetch wrapper for the TaskFlow REST API (docs/api.md). */
 import { apiBase } from "./config";
 import { clearSession, loadSession } from "./session";
-import type {
-  ApiErrorBody,
-  AuthResponse,
-  Task,
-  TaskFilters,
-  TaskInput,
-  TaskPage,
-  TaskPatch,
-  User,
+import {
+  isTask,
+  type ApiErrorBody,
+  type AuthResponse,
+  type Task,
+  type TaskFilters,
+  type TaskInput,
+  type TaskPage,
+  type TaskPatch,
 } from "./types";
 
-/** An error answer of the API (or a network failure: status 0, code "network_error"). */
+/**
+ * An error answer of the API, or status 0 when there is no usable answer: a network failure
+ * (code "network_error") or a success answer that is not what the route sends ("bad_response").
+ */
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
@@ -76,7 +79,11 @@ interface RequestOpts {
   signal?: AbortSignal;
 }
 
-export async function request<T>(path: string, opts: RequestOpts = {}): Promise<T> {
+/**
+ * One API call. `valid` checks a success answer's body (null when it is not JSON); one that
+ * fails is an ApiError "bad_response" rather than a value the screens would trip over.
+ */
+async function request<T>(path: string, opts: RequestOpts, valid?: (body: unknown) => boolean): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
   if (opts.body !== undefined) headers["Content-Type"] = "application/json";
   if (opts.token) headers.Authorization = `Bearer ${opts.token}`;
@@ -107,27 +114,43 @@ export async function request<T>(path: string, opts: RequestOpts = {}): Promise<
     if (res.status === 401 && opts.authRoute) onUnauthorized();
     throw err;
   }
+  if (valid && !valid(body)) {
+    throw new ApiError(0, "bad_response", "The server sent an answer the dashboard cannot read. Try again later.");
+  }
   return body as T;
 }
+
+const isAuthResponse = (b: unknown): boolean => {
+  const r = b as Partial<AuthResponse> | null;
+  return !!r && typeof r.token === "string" && !!r.user && typeof r.user.id === "string";
+};
+
+const isTaskPage = (b: unknown): boolean => {
+  const p = b as Partial<TaskPage> | null;
+  return (
+    !!p &&
+    Array.isArray(p.items) &&
+    p.items.every(isTask) &&
+    (p.next_cursor === null || typeof p.next_cursor === "string")
+  );
+};
 
 /* ---- accounts ---- */
 
 export function signIn(email: string, password: string): Promise<AuthResponse> {
-  return request<AuthResponse>("/api/auth/sign-in", { method: "POST", body: { email, password } });
+  const body = { email, password };
+  return request<AuthResponse>("/api/auth/sign-in", { method: "POST", body }, isAuthResponse);
 }
 
 export function signUp(name: string, email: string, password: string): Promise<AuthResponse> {
-  return request<AuthResponse>("/api/auth/sign-up", { method: "POST", body: { email, password, name } });
-}
-
-export function me(token: string): Promise<{ user: User }> {
-  return request<{ user: User }>("/api/auth/me", { token, authRoute: true });
+  const body = { email, password, name };
+  return request<AuthResponse>("/api/auth/sign-up", { method: "POST", body }, isAuthResponse);
 }
 
 /* ---- tasks ---- */
 
 /** The query string of a list request (without leading "?"). */
-export function taskQuery(f: TaskFilters, cursor?: string | null, limit = 50): string {
+function taskQuery(f: TaskFilters, cursor?: string | null, limit = 50): string {
   const p = new URLSearchParams();
   if (f.status !== "all") p.set("status", f.status);
   if (f.priority) p.set("priority", f.priority);
@@ -155,38 +178,35 @@ function tasksPath(userId: string, rest = ""): string {
 
 export function listTasks(f: TaskFilters, cursor?: string | null, signal?: AbortSignal): Promise<TaskPage> {
   const { token, userId } = auth();
-  return request<TaskPage>(`${tasksPath(userId)}?${taskQuery(f, cursor)}`, { token, authRoute: true, signal });
+  const path = `${tasksPath(userId)}?${taskQuery(f, cursor)}`;
+  return request<TaskPage>(path, { token, authRoute: true, signal }, isTaskPage);
 }
 
-function newKey(): string {
+/** A fresh Idempotency-Key (crypto.randomUUID is missing outside secure contexts, e.g. plain http). */
+export function newIdempotencyKey(): string {
   if (typeof crypto !== "undefined" && typeof crypto.randomUUID === "function") return crypto.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
-export function createTask(input: TaskInput, idempotencyKey: string = newKey()): Promise<Task> {
+export function createTask(input: TaskInput, idempotencyKey: string = newIdempotencyKey()): Promise<Task> {
   const { token, userId } = auth();
-  return request<Task>(tasksPath(userId), {
-    method: "POST",
-    body: input,
-    token,
-    authRoute: true,
-    headers: { "Idempotency-Key": idempotencyKey },
-  });
+  return request<Task>(
+    tasksPath(userId),
+    { method: "POST", body: input, token, authRoute: true, headers: { "Idempotency-Key": idempotencyKey } },
+    isTask,
+  );
 }
 
 export function updateTask(id: number, patch: TaskPatch): Promise<Task> {
   const { token, userId } = auth();
-  return request<Task>(tasksPath(userId, `/${id}`), { method: "PATCH", body: patch, token, authRoute: true });
+  const opts = { method: "PATCH", body: patch, token, authRoute: true };
+  return request<Task>(tasksPath(userId, `/${id}`), opts, isTask);
 }
 
 export function setCompleted(id: number, completed: boolean): Promise<Task> {
   const { token, userId } = auth();
-  return request<Task>(tasksPath(userId, `/${id}/complete`), {
-    method: "PATCH",
-    body: { completed },
-    token,
-    authRoute: true,
-  });
+  const opts = { method: "PATCH", body: { completed }, token, authRoute: true };
+  return request<Task>(tasksPath(userId, `/${id}/complete`), opts, isTask);
 }
 
 export function deleteTask(id: number): Promise<void> {

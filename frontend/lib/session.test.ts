@@ -1,6 +1,6 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { decodeJwtPayload, isTokenExpired } from "./session";
-import { parseApiError } from "./api";
+import { parseApiError, signIn } from "./api";
 import { wsBase } from "./config";
 
 function jwt(payload: object): string {
@@ -41,6 +41,20 @@ describe("API errors", () => {
     const e = parseApiError(502, null);
     expect(e.code).toBe("http_error");
     expect(e.status).toBe(502);
+  });
+});
+
+describe("success answers the dashboard cannot use", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("are an ApiError bad_response, not a value to trip over", async () => {
+    for (const body of ["<!doctype html><html></html>", "{}", '{"token":"t"}']) {
+      vi.stubGlobal("fetch", async () => new Response(body, { status: 200 }));
+      await expect(signIn("a@example.test", "pw")).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
+    }
+    const ok = { token: "t", user: { id: "u1", email: "a@example.test", name: "A", created_at: "" } };
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify(ok), { status: 200 }));
+    await expect(signIn("a@example.test", "pw")).resolves.toEqual(ok);
   });
 });
 

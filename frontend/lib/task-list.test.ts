@@ -67,6 +67,21 @@ describe("pages", () => {
     expect(ids(s)).toEqual([6, 5]);
   });
 
+  it("a reload's page does not undo what changed while it was on its way", () => {
+    let s = loaded([task(2), task(1)], null);
+    s = taskListReducer(s, { type: "reload" });
+    s = applyEvent(s, ev("task.updated", task(1, { version: 2, title: "renamed" }), 1));
+    s = applyEvent(s, ev("task.created", task(3), 2));
+    // The page was read before both changes.
+    s = applyPage(s, { items: [task(2), task(1)], next_cursor: null }, true);
+    expect(ids(s)).toEqual([3, 2, 1]);
+    expect(s.items.find((t) => t.id === 1)?.title).toBe("renamed");
+    // What was already there before the reload was sent is the page's to decide.
+    s = taskListReducer(s, { type: "reload" });
+    s = applyPage(s, { items: [task(2)], next_cursor: null }, true);
+    expect(ids(s)).toEqual([2]);
+  });
+
   it("a page item newer than the one held replaces it", () => {
     let s = loaded([task(5), task(4)], "c1");
     s = applyPage(s, { items: [task(4, { version: 2, title: "new" })], next_cursor: null }, false);

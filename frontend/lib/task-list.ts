@@ -19,17 +19,33 @@ export interface TaskListState {
   versions: Record<number, number>;
   /** Ids known to be deleted; they never come back. */
   deleted: Record<number, true>;
+  /**
+   * Tasks written or changed live since the pending first-page request was sent (see
+   * "reload"): that page may have been read before them, so it must not undo them.
+   */
+  recent: Record<number, Task>;
 }
 
 export type TaskListAction =
   | { type: "filters"; filters: TaskFilters }
+  /** A first-page request (reset) is about to be sent. */
+  | { type: "reload" }
   | { type: "page"; page: TaskPage; reset: boolean }
   | { type: "upsert"; task: Task }
   | { type: "remove"; id: number }
   | { type: "event"; event: EventMessage };
 
 export function initialTaskList(filters: TaskFilters = DEFAULT_FILTERS): TaskListState {
-  return { filters, items: [], nextCursor: null, hasMore: false, loaded: false, versions: {}, deleted: {} };
+  return {
+    filters,
+    items: [],
+    nextCursor: null,
+    hasMore: false,
+    loaded: false,
+    versions: {},
+    deleted: {},
+    recent: {},
+  };
 }
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2 };
@@ -89,10 +105,23 @@ function withoutId(items: Task[], id: number): Task[] {
   return i < 0 ? items : [...items.slice(0, i), ...items.slice(i + 1)];
 }
 
+/**
+ * `items` with `task` at its place under the filters and sort (or left out when it does not
+ * match, or when its place is past the last loaded item while more pages exist: it will come
+ * with a later page).
+ */
+function placed(items: Task[], task: Task, filters: TaskFilters, hasMore: boolean): Task[] {
+  const rest = withoutId(items, task.id);
+  if (!matchesFilters(task, filters)) return rest;
+  const pos = rest.findIndex((t) => compareTasks(task, t, filters) < 0);
+  if (pos < 0) return hasMore ? rest : [...rest, task];
+  return [...rest.slice(0, pos), task, ...rest.slice(pos)];
+}
+
 /** Merges one page from the API. `reset` replaces the items (first page, reload). */
 export function applyPage(state: TaskListState, page: TaskPage, reset: boolean): TaskListState {
   const versions = { ...state.versions };
-  const items = reset ? [] : [...state.items];
+  let items = reset ? [] : [...state.items];
   const present = new Set(items.map((t) => t.id));
   for (const task of page.items) {
     if (state.deleted[task.id]) continue;
@@ -107,13 +136,23 @@ export function applyPage(state: TaskListState, page: TaskPage, reset: boolean):
     present.add(task.id);
     versions[task.id] = Math.max(known ?? 0, task.version);
   }
+  const hasMore = page.next_cursor !== null;
+  if (reset) {
+    // What changed while this page was on its way is newer than the page: keep it.
+    for (const task of Object.values(state.recent)) {
+      if (state.deleted[task.id] || task.version < versions[task.id]) continue;
+      if (items.some((t) => t.id === task.id && t.version >= task.version)) continue;
+      items = placed(items, task, state.filters, hasMore);
+    }
+  }
   return {
     ...state,
     items,
     versions,
     nextCursor: page.next_cursor,
-    hasMore: page.next_cursor !== null,
+    hasMore,
     loaded: true,
+    recent: reset ? {} : state.recent,
   };
 }
 
@@ -122,21 +161,16 @@ export function upsertTask(state: TaskListState, task: Task): TaskListState {
   if (state.deleted[task.id]) return state;
   const known = state.versions[task.id];
   if (known !== undefined && task.version <= known) return state; // stale or duplicate
-  const versions = { ...state.versions, [task.id]: task.version };
-  let items = withoutId(state.items, task.id);
-  if (matchesFilters(task, state.filters)) {
-    let pos = items.findIndex((t) => compareTasks(task, t, state.filters) < 0);
-    if (pos < 0) pos = items.length;
-    // Past the last loaded item while more pages exist: it will come with a later page.
-    if (!(pos === items.length && state.hasMore)) {
-      items = [...items.slice(0, pos), task, ...items.slice(pos)];
-    }
-  }
-  return { ...state, items, versions };
+  return {
+    ...state,
+    items: placed(state.items, task, state.filters, state.hasMore),
+    versions: { ...state.versions, [task.id]: task.version },
+    recent: { ...state.recent, [task.id]: task },
+  };
 }
 
 /** Removes a deleted task for good. */
-export function removeTask(state: TaskListState, id: number): TaskListState {
+function removeTask(state: TaskListState, id: number): TaskListState {
   return { ...state, items: withoutId(state.items, id), deleted: { ...state.deleted, [id]: true } };
 }
 
@@ -150,7 +184,7 @@ export function applyEvent(state: TaskListState, event: EventMessage): TaskListS
 }
 
 /** New filters: the list starts empty until the first page for them arrives. */
-export function setFilters(state: TaskListState, filters: TaskFilters): TaskListState {
+function setFilters(state: TaskListState, filters: TaskFilters): TaskListState {
   return { ...state, filters, items: [], nextCursor: null, hasMore: false, loaded: false };
 }
 
@@ -158,6 +192,8 @@ export function taskListReducer(state: TaskListState, action: TaskListAction): T
   switch (action.type) {
     case "filters":
       return setFilters(state, action.filters);
+    case "reload":
+      return { ...state, recent: {} };
     case "page":
       return applyPage(state, action.page, action.reset);
     case "upsert":

@@ -110,31 +110,31 @@ export interface EventMessage<D = unknown> {
 
 export type TaskEventMessage = EventMessage<TaskEventData> & { type: TaskEventType };
 
-export interface HelloMessage {
-  type: "hello";
-  seq: number;
+/** True for a task as the API sends it (the fields the dashboard reads). */
+export function isTask(v: unknown): v is Task {
+  if (!v || typeof v !== "object") return false;
+  const t = v as Partial<Task>;
+  return (
+    typeof t.id === "number" &&
+    typeof t.version === "number" &&
+    typeof t.title === "string" &&
+    typeof t.completed === "boolean" &&
+    typeof t.priority === "string" &&
+    Array.isArray(t.tags)
+  );
 }
-export interface ResyncMessage {
-  type: "resync";
-}
-export interface PongMessage {
-  type: "pong";
-}
-
-export type ServerMessage = HelloMessage | ResyncMessage | PongMessage | EventMessage;
 
 export function isTaskEvent(msg: EventMessage): msg is TaskEventMessage {
   return (TASK_EVENT_TYPES as readonly string[]).includes(msg.type);
 }
 
 /**
- * The task carried by a task event. docs/events.md puts it at `data.task`;
- * a bare task as `data` is accepted too.
+ * The task carried by a task event, or null when it carries none the dashboard can show.
+ * docs/events.md puts it at `data.task`; a bare task as `data` is accepted too.
  */
 export function taskOfEvent(msg: EventMessage): Task | null {
-  const d = msg.data as { task?: Task } | Task | null | undefined;
+  const d = msg.data as { task?: unknown } | null | undefined;
   if (!d || typeof d !== "object") return null;
-  if ("task" in d && d.task && typeof d.task === "object") return d.task;
-  if ("id" in d && typeof (d as Task).id === "number") return d as Task;
-  return null;
+  if (isTask(d.task)) return d.task;
+  return isTask(d) ? d : null;
 }

@@ -31,8 +31,6 @@ export interface WebSocketClientOptions {
   url: string;
   /** The JWT, or a function giving the current one. */
   token: string | (() => string);
-  /** seq to resume from (e.g. kept from an earlier client); null = none yet. */
-  initialSeq?: number | null;
   factory?: WebSocketFactory;
   /** Returns [0, 1); injectable for tests. */
   random?: () => number;
@@ -67,12 +65,12 @@ const defaultFactory: WebSocketFactory = (url, protocols) =>
   new WebSocket(url, protocols) as unknown as WebSocketLike;
 
 export class WebSocketClient {
-  private readonly opts: Required<Omit<WebSocketClientOptions, "onResync" | "initialSeq">> & {
+  private readonly opts: Required<Omit<WebSocketClientOptions, "onResync">> & {
     onResync?: () => void;
   };
   private socket: WebSocketLike | null = null;
   private _state: ConnectionState = "closed";
-  private _lastSeq: number | null;
+  private _lastSeq: number | null = null;
   private helloSeq: number | null = null;
   private attempts = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
@@ -95,7 +93,6 @@ export class WebSocketClient {
       pingIntervalMs: options.pingIntervalMs ?? 25000,
       onResync: options.onResync,
     };
-    this._lastSeq = options.initialSeq ?? null;
   }
 
   get state(): ConnectionState {

@@ -79,7 +79,7 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
               maxLength={100}
               value={name}
               onChange={(e) => setName(e.target.value)}
-              aria-invalid={error?.field === "name" ? true : undefined}
+              aria-invalid={invalid("name")}
               aria-describedby={error ? errorId : undefined}
               className={input}
             />

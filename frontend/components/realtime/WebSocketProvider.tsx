@@ -13,7 +13,6 @@ export type LiveHandler = (m: LiveMessage) => void;
 
 interface WebSocketContextValue {
   state: ConnectionState;
-  lastSeq: number | null;
   subscribe(handler: LiveHandler): () => void;
   reconnect(): void;
 }
@@ -24,7 +23,6 @@ const WebSocketContext = createContext<WebSocketContextValue | null>(null);
 export function WebSocketProvider({ children }: { children: React.ReactNode }) {
   const { session, signOut } = useSession();
   const [state, setState] = useState<ConnectionState>("closed");
-  const [lastSeq, setLastSeq] = useState<number | null>(null);
   const clientRef = useRef<WebSocketClient | null>(null);
   const handlers = useRef(new Set<LiveHandler>());
 
@@ -34,7 +32,6 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
   useEffect(() => {
     if (!userId || !token) {
       setState("closed");
-      setLastSeq(null);
       return;
     }
     const client = new WebSocketClient({ url: tasksSocketUrl(userId), token });
@@ -43,16 +40,9 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
       setState(s);
       if (s === "unauthorized" && isTokenExpired(token)) signOut();
     });
-    const offEvent = client.onEvent((event) => {
-      setLastSeq(client.lastSeq);
-      handlers.current.forEach((h) => h({ kind: "event", event }));
-    });
-    const offResync = client.onResync(() => {
-      setLastSeq(client.lastSeq);
-      handlers.current.forEach((h) => h({ kind: "resync" }));
-    });
-    client.connect();
-    setState(client.state);
+    const offEvent = client.onEvent((event) => handlers.current.forEach((h) => h({ kind: "event", event })));
+    const offResync = client.onResync(() => handlers.current.forEach((h) => h({ kind: "resync" })));
+    client.connect(); // reports "connecting" through onState
     return () => {
       offState();
       offEvent();
@@ -71,7 +61,7 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
 
   const reconnect = useCallback(() => clientRef.current?.reconnect(), []);
 
-  const value = useMemo(() => ({ state, lastSeq, subscribe, reconnect }), [state, lastSeq, subscribe, reconnect]);
+  const value = useMemo(() => ({ state, subscribe, reconnect }), [state, subscribe, reconnect]);
   return <WebSocketContext.Provider value={value}>{children}</WebSocketContext.Provider>;
 }
 

@@ -1,9 +1,10 @@
 "use client";
 
 import { useId, useRef, useState } from "react";
-import { createTask, isApiError } from "@/lib/api";
+import { createTask, isApiError, newIdempotencyKey } from "@/lib/api";
 import { localInputToIso, parseTags, type TaskDraft } from "@/lib/task-form";
 import type { Task, TaskInput } from "@/lib/types";
+import { Field } from "./Field";
 import { TaskFields } from "./TaskFields";
 import { fieldClass, primaryButton } from "./styles";
 
@@ -34,15 +35,14 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
       titleRef.current?.focus();
       return;
     }
+    // Only what differs from the server's defaults.
     const input: TaskInput = { title };
-    if (more || draft.description || draft.tags || draft.due || draft.priority !== "medium") {
-      if (draft.description) input.description = draft.description;
-      if (draft.priority !== "medium") input.priority = draft.priority;
-      const tags = parseTags(draft.tags);
-      if (tags.length) input.tags = tags;
-      if (draft.due) input.due_date = localInputToIso(draft.due);
-    }
-    keyRef.current ??= crypto.randomUUID();
+    if (draft.description) input.description = draft.description;
+    if (draft.priority !== "medium") input.priority = draft.priority;
+    const tags = parseTags(draft.tags);
+    if (tags.length) input.tags = tags;
+    if (draft.due) input.due_date = localInputToIso(draft.due);
+    keyRef.current ??= newIdempotencyKey();
     setBusy(true);
     setError(null);
     try {
@@ -66,10 +66,7 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
   return (
     <form onSubmit={onSubmit} aria-label="New task" noValidate className="rounded-lg bg-white p-4 shadow-sm">
       <div className="flex flex-col gap-2 sm:flex-row sm:items-end">
-        <div className="min-w-0 flex-1">
-          <label htmlFor={`${id}-title`} className="block text-sm font-medium text-slate-700">
-            New task title
-          </label>
+        <Field id={`${id}-title`} label="New task title" className="min-w-0 flex-1">
           <input
             id={`${id}-title`}
             ref={titleRef}
@@ -81,7 +78,7 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
             aria-describedby={error ? errorId : undefined}
             className={fieldClass}
           />
-        </div>
+        </Field>
         <button type="submit" disabled={busy} className={primaryButton}>
           Add task
         </button>

@@ -50,6 +50,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     moreBusy.current = false;
     setLoadingMore(false);
     if (!quiet) setLoad({ kind: "loading" });
+    dispatch({ type: "reload" }); // changes from now on are newer than the page
     try {
       const page = await listTasks(listRef.current.filters, null, ctrl.signal);
       if (gen.current !== my) return;
@@ -183,7 +184,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     if (!d) return;
     setDeleted(null);
     try {
-      dispatch({ type: "upsert", task: await createTask(recreateInput(d.task), crypto.randomUUID()) });
+      dispatch({ type: "upsert", task: await createTask(recreateInput(d.task)) });
     } catch (e) {
       setActionError(messageOf(e, "Could not restore the task."));
     }
@@ -254,7 +255,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
                   checked={pendingDone.get(t.id) ?? t.completed}
                   busy={busyIds.has(t.id)}
                   onToggle={onToggle}
-                  onEdit={(task) => setEditing(task)}
+                  onEdit={setEditing}
                   onDelete={onDelete}
                 />
               ))}

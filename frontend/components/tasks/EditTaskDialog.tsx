@@ -3,10 +3,11 @@
 import { useId, useState } from "react";
 import { isApiError, updateTask } from "@/lib/api";
 import { changedFields, draftOf, formatTags, type TaskDraft } from "@/lib/task-form";
-import type { Task, TaskInput } from "@/lib/types";
+import { isTask, type Task, type TaskInput } from "@/lib/types";
 import { Dialog } from "../ui/Dialog";
 import { TaskFields } from "./TaskFields";
-import { fieldClass, labelClass, primaryButton, secondaryButton } from "./styles";
+import { Field } from "./Field";
+import { fieldClass, primaryButton, secondaryButton } from "./styles";
 
 function show(field: keyof TaskInput, v: TaskInput[keyof TaskInput]): string {
   if (v === null || v === undefined || v === "") return "—";
@@ -56,7 +57,7 @@ export function EditTaskDialog({
       onSaved(saved);
       onClose();
     } catch (err) {
-      if (isApiError(err) && err.code === "version_conflict" && err.current) {
+      if (isApiError(err) && err.code === "version_conflict" && isTask(err.current)) {
         onSaved(err.current);
         setConflict({ current: err.current, mine: patch });
       } else if (isApiError(err)) {
@@ -133,10 +134,7 @@ export function EditTaskDialog({
             type="button"
             className={secondaryButton}
             disabled={busy}
-            onClick={() => {
-              onSaved(conflict.current);
-              onClose();
-            }}
+            onClick={onClose}
           >
             Take theirs
           </button>
@@ -165,10 +163,7 @@ export function EditTaskDialog({
           Edit task
         </h2>
         <div className="mt-4 space-y-3">
-          <div>
-            <label htmlFor={`${id}-title`} className={labelClass}>
-              Title
-            </label>
+          <Field id={`${id}-title`} label="Title">
             <input
               id={`${id}-title`}
               data-autofocus
@@ -179,7 +174,7 @@ export function EditTaskDialog({
               aria-describedby={error?.field === "title" ? errorId : undefined}
               className={fieldClass}
             />
-          </div>
+          </Field>
           <TaskFields
             draft={draft}
             onChange={(p) => setDraft((d) => ({ ...d, ...p }))}

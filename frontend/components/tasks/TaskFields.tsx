@@ -3,7 +3,10 @@
 import { useId } from "react";
 import type { TaskDraft } from "@/lib/task-form";
 import { PRIORITIES, type Priority } from "@/lib/types";
-import { fieldClass, labelClass } from "./styles";
+import { Field, SelectField, type Options } from "./Field";
+import { fieldClass } from "./styles";
+
+const PRIORITY_OPTIONS: Options<Priority> = PRIORITIES.map((p) => [p, p] as const);
 
 /** Description, Priority, Tags and Due date inputs (shared by the create form and the edit dialog). */
 export function TaskFields({
@@ -22,10 +25,7 @@ export function TaskFields({
   const desc = (f: string) => (invalidField === f ? describedBy : undefined);
   return (
     <div className="grid grid-cols-1 gap-3 sm:grid-cols-2">
-      <div className="sm:col-span-2">
-        <label htmlFor={`${id}-desc`} className={labelClass}>
-          Description
-        </label>
+      <Field id={`${id}-desc`} label="Description" className="sm:col-span-2">
         <textarea
           id={`${id}-desc`}
           rows={3}
@@ -36,30 +36,17 @@ export function TaskFields({
           aria-describedby={desc("description")}
           className={fieldClass}
         />
-      </div>
-      <div>
-        <label htmlFor={`${id}-prio`} className={labelClass}>
-          Priority
-        </label>
-        <select
-          id={`${id}-prio`}
-          value={draft.priority}
-          onChange={(e) => onChange({ priority: e.target.value as Priority })}
-          aria-invalid={inv("priority")}
-          aria-describedby={desc("priority")}
-          className={fieldClass}
-        >
-          {PRIORITIES.map((p) => (
-            <option key={p} value={p}>
-              {p}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div>
-        <label htmlFor={`${id}-due`} className={labelClass}>
-          Due date
-        </label>
+      </Field>
+      <SelectField
+        id={`${id}-prio`}
+        label="Priority"
+        value={draft.priority}
+        options={PRIORITY_OPTIONS}
+        onChange={(priority) => onChange({ priority })}
+        aria-invalid={inv("priority")}
+        aria-describedby={desc("priority")}
+      />
+      <Field id={`${id}-due`} label="Due date">
         <input
           id={`${id}-due`}
           type="datetime-local"
@@ -69,11 +56,8 @@ export function TaskFields({
           aria-describedby={desc("due_date")}
           className={fieldClass}
         />
-      </div>
-      <div className="sm:col-span-2">
-        <label htmlFor={`${id}-tags`} className={labelClass}>
-          Tags
-        </label>
+      </Field>
+      <Field id={`${id}-tags`} label="Tags" className="sm:col-span-2">
         <input
           id={`${id}-tags`}
           value={draft.tags}
@@ -86,7 +70,7 @@ export function TaskFields({
         <p id={`${id}-tags-hint`} className="mt-1 text-xs text-slate-500">
           Separate tags with commas.
         </p>
-      </div>
+      </Field>
     </div>
   );
 }

@@ -27,7 +27,7 @@ export function TaskItem({
   checked: boolean;
   busy: boolean;
   onToggle: (t: Task) => void;
-  onEdit: (t: Task, opener: HTMLElement) => void;
+  onEdit: (t: Task) => void;
   onDelete: (t: Task) => void;
 }) {
   const overdue = !task.completed && task.due_date !== null && Date.parse(task.due_date) < Date.now();
@@ -74,7 +74,7 @@ export function TaskItem({
       <div className="flex shrink-0 flex-col gap-1 sm:flex-row">
         <button
           type="button"
-          onClick={(e) => onEdit(task, e.currentTarget)}
+          onClick={() => onEdit(task)}
           aria-label={`Edit "${task.title}"`}
           className="rounded-md px-2 py-1 text-sm text-slate-700 hover:bg-slate-100"
         >

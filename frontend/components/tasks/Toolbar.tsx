@@ -2,9 +2,42 @@
 
 import { useEffect, useId, useState } from "react";
 import type { Priority, SortField, SortOrder, StatusFilter, TaskFilters } from "@/lib/types";
-import { fieldClass, labelClass } from "./styles";
+import { Field, SelectField, type Options } from "./Field";
+import { fieldClass } from "./styles";
 
 const DEBOUNCE_MS = 250;
+
+const STATUS_OPTIONS: Options<StatusFilter> = [
+  ["all", "All"],
+  ["pending", "Pending"],
+  ["completed", "Completed"],
+];
+
+const PRIORITY_OPTIONS: Options<Priority | ""> = [
+  ["", "Any"],
+  ["low", "Low"],
+  ["medium", "Medium"],
+  ["high", "High"],
+];
+
+const SORT_OPTIONS: Options<SortField> = [
+  ["created_at", "Created"],
+  ["updated_at", "Updated"],
+  ["due_date", "Due date"],
+  ["priority", "Priority"],
+  ["title", "Title"],
+];
+
+const ORDER_OPTIONS: Options<SortOrder> = [
+  ["desc", "Descending"],
+  ["asc", "Ascending"],
+];
+
+/** The tag filter typed in the Tag box: one tag, or none. */
+function tagsOf(text: string): string[] {
+  const t = text.trim();
+  return t ? [t] : [];
+}
 
 /** Search, filters and sort. Text inputs are applied ~250 ms after typing stops. */
 export function Toolbar({ filters, onChange }: { filters: TaskFilters; onChange: (f: TaskFilters) => void }) {
@@ -13,21 +46,17 @@ export function Toolbar({ filters, onChange }: { filters: TaskFilters; onChange:
   const [tag, setTag] = useState(filters.tags[0] ?? "");
 
   useEffect(() => {
-    const wanted = q;
-    const wantedTags = tag.trim() ? [tag.trim()] : [];
-    if (wanted === filters.q && wantedTags.join(",") === filters.tags.join(",")) return;
-    const t = setTimeout(() => onChange({ ...filters, q: wanted, tags: wantedTags }), DEBOUNCE_MS);
+    const tags = tagsOf(tag);
+    if (q === filters.q && tags.join(",") === filters.tags.join(",")) return;
+    const t = setTimeout(() => onChange({ ...filters, q, tags }), DEBOUNCE_MS);
     return () => clearTimeout(t);
   }, [q, tag, filters, onChange]);
 
-  const set = (p: Partial<TaskFilters>) => onChange({ ...filters, q, tags: tag.trim() ? [tag.trim()] : [], ...p });
+  const set = (p: Partial<TaskFilters>) => onChange({ ...filters, q, tags: tagsOf(tag), ...p });
 
   return (
     <div role="search" aria-label="Filter tasks" className="grid grid-cols-2 gap-3 rounded-lg bg-white p-4 shadow-sm sm:grid-cols-3 lg:grid-cols-7">
-      <div className="col-span-2 sm:col-span-3 lg:col-span-2">
-        <label htmlFor={`${id}-q`} className={labelClass}>
-          Search
-        </label>
+      <Field id={`${id}-q`} label="Search" className="col-span-2 sm:col-span-3 lg:col-span-2">
         <input
           id={`${id}-q`}
           type="search"
@@ -36,42 +65,22 @@ export function Toolbar({ filters, onChange }: { filters: TaskFilters; onChange:
           onChange={(e) => setQ(e.target.value)}
           className={fieldClass}
         />
-      </div>
-      <div>
-        <label htmlFor={`${id}-status`} className={labelClass}>
-          Status
-        </label>
-        <select
-          id={`${id}-status`}
-          value={filters.status}
-          onChange={(e) => set({ status: e.target.value as StatusFilter })}
-          className={fieldClass}
-        >
-          <option value="all">All</option>
-          <option value="pending">Pending</option>
-          <option value="completed">Completed</option>
-        </select>
-      </div>
-      <div>
-        <label htmlFor={`${id}-priority`} className={labelClass}>
-          Priority
-        </label>
-        <select
-          id={`${id}-priority`}
-          value={filters.priority ?? ""}
-          onChange={(e) => set({ priority: (e.target.value || null) as Priority | null })}
-          className={fieldClass}
-        >
-          <option value="">Any</option>
-          <option value="low">Low</option>
-          <option value="medium">Medium</option>
-          <option value="high">High</option>
-        </select>
-      </div>
-      <div className="col-span-2 sm:col-span-1">
-        <label htmlFor={`${id}-tag`} className={labelClass}>
-          Tag
-        </label>
+      </Field>
+      <SelectField
+        id={`${id}-status`}
+        label="Status"
+        value={filters.status}
+        options={STATUS_OPTIONS}
+        onChange={(status) => set({ status })}
+      />
+      <SelectField
+        id={`${id}-priority`}
+        label="Priority"
+        value={filters.priority ?? ""}
+        options={PRIORITY_OPTIONS}
+        onChange={(p) => set({ priority: p || null })}
+      />
+      <Field id={`${id}-tag`} label="Tag" className="col-span-2 sm:col-span-1">
         <input
           id={`${id}-tag`}
           value={tag}
@@ -79,38 +88,21 @@ export function Toolbar({ filters, onChange }: { filters: TaskFilters; onChange:
           onChange={(e) => setTag(e.target.value)}
           className={fieldClass}
         />
-      </div>
-      <div>
-        <label htmlFor={`${id}-sort`} className={labelClass}>
-          Sort by
-        </label>
-        <select
-          id={`${id}-sort`}
-          value={filters.sort}
-          onChange={(e) => set({ sort: e.target.value as SortField })}
-          className={fieldClass}
-        >
-          <option value="created_at">Created</option>
-          <option value="updated_at">Updated</option>
-          <option value="due_date">Due date</option>
-          <option value="priority">Priority</option>
-          <option value="title">Title</option>
-        </select>
-      </div>
-      <div>
-        <label htmlFor={`${id}-order`} className={labelClass}>
-          Order
-        </label>
-        <select
-          id={`${id}-order`}
-          value={filters.order}
-          onChange={(e) => set({ order: e.target.value as SortOrder })}
-          className={fieldClass}
-        >
-          <option value="desc">Descending</option>
-          <option value="asc">Ascending</option>
-        </select>
-      </div>
+      </Field>
+      <SelectField
+        id={`${id}-sort`}
+        label="Sort by"
+        value={filters.sort}
+        options={SORT_OPTIONS}
+        onChange={(sort) => set({ sort })}
+      />
+      <SelectField
+        id={`${id}-order`}
+        label="Order"
+        value={filters.order}
+        options={ORDER_OPTIONS}
+        onChange={(order) => set({ order })}
+      />
     </div>
   );
 }

@@ -2,7 +2,7 @@
 
 import { useEffect } from "react";
 
-export const UNDO_MS = 6000;
+const UNDO_MS = 6000;
 
 /** "Task deleted" with Undo, for about 6 s. */
 export function UndoToast({ onUndo, onDismiss }: { onUndo: () => void; onDismiss: () => void }) {
