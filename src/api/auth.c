@@ -152,8 +152,6 @@ static void sign_in_result(struct call_job *base, struct db_conn *conn, PGresult
 			snprintf(job->password_hash, sizeof job->password_hash, "%s", hash);
 			free(hash);
 		}
-		db_release(conn);
-		base->conn = NULL;
 		call_job_offload(base, verify_password, sign_in_verified);
 		return;
 	default: /* SIGN_IN_CLEAR */

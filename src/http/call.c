@@ -19,6 +19,7 @@ static void on_guard_dispose(void *p);
 static void db_start(struct db_job *db, struct db_conn *conn);
 static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r);
 static void work_run(struct work *w);
+static void give_back_connection(struct call_job *job);
 static void work_done(struct work *w);
 static void add_header(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len);
 static double elapsed_ms(const struct timespec *since);
@@ -88,6 +89,9 @@ static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r)
 void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
                       void (*after)(struct call_job *job))
 {
+	/* A worker may take long (a sidecar call): the connection goes back
+	 * first, so neither the pool nor a lost connection waits on it. */
+	give_back_connection(job);
 	job->cpu_run = run;
 	job->after_work = after;
 	job->work.reply_to = &job->loop->cpu_done;
@@ -108,12 +112,17 @@ static void work_done(struct work *w)
 	job->after_work(job);
 }
 
-void call_job_finish(struct call_job *job)
+static void give_back_connection(struct call_job *job)
 {
 	if (job->conn) {
 		db_release(job->conn);
 		job->conn = NULL;
 	}
+}
+
+void call_job_finish(struct call_job *job)
+{
+	give_back_connection(job);
 	job->loop->pending_jobs--;
 	if (job->call) {
 		job->guard->job = NULL;

@@ -88,8 +88,8 @@ void *call_job_new(struct call *c, size_t size);
 void call_job_query(struct call_job *job, void (*start)(struct call_job *job, struct db_conn *conn),
                     void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r));
 
-/* Runs `run` on a CPU worker, then `after` back on the loop. Release any
- * connection first. */
+/* Runs `run` on a CPU worker, then `after` back on the loop. A connection
+ * the job holds is given back first. */
 void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
                       void (*after)(struct call_job *job));
 

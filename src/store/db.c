@@ -211,8 +211,9 @@ void db_release(struct db_conn *c)
 
 PGconn *db_connect_blocking(const char *conninfo, const char *application_name)
 {
-	const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
-	const char *values[] = {conninfo, application_name, "10", STATEMENT_TIMEOUT, NULL};
+	/* Ours first: what DATABASE_URL says comes later and wins. */
+	const char *keys[] = {"application_name", "connect_timeout", "options", "dbname", NULL};
+	const char *values[] = {application_name, "10", STATEMENT_TIMEOUT, conninfo, NULL};
 	return PQconnectdbParams(keys, values, 1);
 }
 
@@ -232,8 +233,8 @@ const char *db_sqlstate(const PGresult *r)
  * after RECONNECT_DELAY_MS whenever anything fails. */
 static void conn_start(struct db_conn *c)
 {
-	const char *keys[] = {"dbname", "application_name", "options", NULL};
-	const char *values[] = {c->db->conninfo, "taskflow", STATEMENT_TIMEOUT, NULL};
+	const char *keys[] = {"application_name", "options", "dbname", NULL};
+	const char *values[] = {"taskflow", STATEMENT_TIMEOUT, c->db->conninfo, NULL};
 	c->state = CONN_CONNECTING;
 	c->pg = PQconnectStartParams(keys, values, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {

@@ -23,7 +23,9 @@ bool migrate_apply(const char *conninfo, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
 		goto out;
 	}
-	PQclear(PQexec(pg, "SET client_min_messages = warning"));
+	/* A migration, or the wait for another replica's, may take longer than
+	 * the statement timeout requests get. */
+	PQclear(PQexec(pg, "SET client_min_messages = warning; SET statement_timeout = 0"));
 	if (!exec_ok(pg, "SELECT pg_advisory_lock(" MIGRATION_LOCK_KEY ")", err, errlen))
 		goto out;
 	if (!exec_ok(pg,

@@ -1,4 +1,4 @@
-"""CORS_ORIGINS as a comma-separated list and as "*"."""
+"""Configuration: CORS_ORIGINS as a list and as "*", and settings given in DATABASE_URL."""
 
 import harness as H
 
@@ -52,6 +52,20 @@ class CorsConfigTest(H.ApiTestCase):
                     self.assertEqual(r.headers.get("Access-Control-Max-Age"), "600")
                     r = H.api("GET", "/health", server=s, headers={"Origin": origin})
                     self.assertIn(r.headers.get("Access-Control-Allow-Origin"), ("*", origin))
+        finally:
+            s.stop()
+        self.assertCleanStop(s)
+
+
+class DatabaseUrlTest(H.ApiTestCase):
+    def test_settings_in_database_url_win_over_the_servers_own(self):
+        name, db = H.create_db()
+        s = H.start_server(db + " application_name=tf_from_url", name="test_cors_config:dburl")
+        try:
+            H.create_task(*H.sign_up(server=s), server=s)  # the loops' connections are in use
+            rows = H.psql_rows(name, "select distinct application_name from pg_stat_activity"
+                                     f" where datname = '{name}' and application_name like 'tf%'")
+            self.assertEqual(rows, [["tf_from_url"]])
         finally:
             s.stop()
         self.assertCleanStop(s)
