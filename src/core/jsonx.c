@@ -38,6 +38,34 @@ size_t jsonx_utf8_length(const char *s)
 	return n;
 }
 
+bool jsonx_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p++;
+		int more;
+		unsigned cp, min;
+		if (c < 0x80)
+			continue;
+		if ((c & 0xE0) == 0xC0)
+			more = 1, cp = c & 0x1F, min = 0x80;
+		else if ((c & 0xF0) == 0xE0)
+			more = 2, cp = c & 0x0F, min = 0x800;
+		else if ((c & 0xF8) == 0xF0)
+			more = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return false;
+		for (; more > 0; more--, p++) {
+			if ((*p & 0xC0) != 0x80)
+				return false;
+			cp = (cp << 6) | (*p & 0x3F);
+		}
+		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+			return false;
+	}
+	return true;
+}
+
 void jsonx_append_string(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";

@@ -3,6 +3,7 @@
 #define TASKFLOW_CORE_JSONX_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Compact encoding; the caller frees the result. Steals `value`. */
@@ -21,5 +22,10 @@ void jsonx_append_string(struct strbuf *b, const char *s);
 /* Number of Unicode code points in a valid UTF-8 string (jansson only hands
  * out valid UTF-8). */
 size_t jsonx_utf8_length(const char *s);
+
+/* True when s is well-formed UTF-8 (no overlong forms, surrogates or code
+ * points past U+10FFFF): text from a URL must be checked before PostgreSQL
+ * sees it, which would refuse it with an error. */
+bool jsonx_utf8_valid(const char *s);
 
 #endif

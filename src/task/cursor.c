@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/jsonx.h"
+
 /* Encoded form before base64: "1|<sort>|<a|d>|<id>|<key>". The key comes last
  * so it may contain '|'. */
 
@@ -68,7 +70,7 @@ static bool key_is_valid(enum task_sort sort, const char *key)
 {
 	switch (sort) {
 	case SORT_TITLE:
-		return true;
+		return jsonx_utf8_valid(key);
 	case SORT_PRIORITY:
 		return (key[0] == '1' || key[0] == '2' || key[0] == '3') && key[1] == '\0';
 	case SORT_DUE_DATE:

@@ -251,10 +251,15 @@ bool task_list_query_parse(const struct query *q, struct task_list_query *out,
 			if (out->ntags == TASK_TAGS_MAX || *v == '\0')
 				return fail(err, 400, "bad_request", "tag",
 				            "give 1 to %d non-empty tags", TASK_TAGS_MAX);
+			if (!jsonx_utf8_valid(v))
+				return fail(err, 400, "bad_request", "tag",
+				            "tag must be UTF-8 text");
 			out->tags[out->ntags++] = v;
 		} else if (strcmp(k, "q") == 0) {
 			if (strlen(v) > TASK_TITLE_MAX * 4)
 				return fail(err, 400, "bad_request", "q", "q is too long");
+			if (!jsonx_utf8_valid(v))
+				return fail(err, 400, "bad_request", "q", "q must be UTF-8 text");
 			out->q = *v ? v : NULL;
 		} else if (strcmp(k, "due_before") == 0) {
 			if (!iso8601_parse(v, &out->due_before_us))

@@ -1,5 +1,7 @@
 """GET /api/{user_id}/tasks: filters, sorting, keyset pagination, parameter validation."""
 
+import base64
+
 import harness as H
 
 SORTS = ("created_at", "updated_at", "due_date", "priority", "title")
@@ -111,6 +113,21 @@ class FilterTest(H.ApiTestCase):
             with self.subTest(param=name, value=value):
                 r = get_list(self.uid, self.token, [(name, value)])
                 self.assertError(r, 400, "bad_request", field=name)
+
+    def test_text_that_is_not_utf8_is_400(self):
+        # %FF in the query: PostgreSQL would refuse it, so the server must first.
+        for name in ("q", "tag"):
+            with self.subTest(param=name):
+                r = get_list(self.uid, self.token, [(name, b"\xff")])
+                self.assertError(r, 400, "bad_request", field=name)
+        # A title cursor whose key is not UTF-8 (cursors are readable, so they can be forged).
+        r = get_list(self.uid, self.token, [("sort", "title"), ("order", "asc"), ("limit", "1")])
+        cursor = r.json["next_cursor"]
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        forged = raw[:raw.rindex(b"|") + 1] + b"\xff"
+        forged = base64.urlsafe_b64encode(forged).rstrip(b"=").decode()
+        r = get_list(self.uid, self.token, [("sort", "title"), ("order", "asc"), ("cursor", forged)])
+        self.assertError(r, 400, "bad_request", field="cursor")
 
     def test_empty_cursor_is_the_first_page(self):
         first = get_list(self.uid, self.token, [("limit", "2")])

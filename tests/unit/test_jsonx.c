@@ -126,12 +126,12 @@ static void test_append_string_escapes(void **state)
 	static const struct {
 		const char *in, *want;
 	} cases[] = {
-		{"plain", "x=\"plain\""},
-		{"", "x=\"\""},
-		{"a\"b\\c", "x=\"a\\\"b\\\\c\""},
-		{"\n\t\x01\x1f", "x=\"\\u000a\\u0009\\u0001\\u001f\""},
-		/* UTF-8 and '/' pass through untouched. */
-		{"caf\xc3\xa9 </b> \xf0\x9f\x98\x80", "x=\"caf\xc3\xa9 </b> \xf0\x9f\x98\x80\""},
+	    {"plain", "x=\"plain\""},
+	    {"", "x=\"\""},
+	    {"a\"b\\c", "x=\"a\\\"b\\\\c\""},
+	    {"\n\t\x01\x1f", "x=\"\\u000a\\u0009\\u0001\\u001f\""},
+	    /* UTF-8 and '/' pass through untouched. */
+	    {"caf\xc3\xa9 </b> \xf0\x9f\x98\x80", "x=\"caf\xc3\xa9 </b> \xf0\x9f\x98\x80\""},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *out = append_string(cases[i].in);
@@ -168,6 +168,29 @@ static void test_append_string_round_trips(void **state)
 	}
 }
 
+/* What a URL can carry after percent-decoding: only well-formed UTF-8 may
+ * reach PostgreSQL. */
+static void test_utf8_valid(void **state)
+{
+	(void)state;
+	static const char *const good[] = {
+	    "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"};
+	static const char *const bad[] = {
+	    "\xff",             /* never a UTF-8 byte */
+	    "\xc3",             /* cut short */
+	    "\xc3(",            /* bad continuation */
+	    "\xc0\xaf",         /* overlong '/' */
+	    "\xe0\x80\xaf",     /* overlong, three bytes */
+	    "\xed\xa0\x80",     /* a surrogate */
+	    "\xf4\x90\x80\x80", /* past U+10FFFF */
+	    "ok\x80",           /* a lone continuation */
+	};
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+		assert_true(jsonx_utf8_valid(good[i]));
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		assert_false(jsonx_utf8_valid(bad[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -178,6 +201,7 @@ int main(void)
 	    cmocka_unit_test(test_string_or_null),
 	    cmocka_unit_test(test_utf8_length_ascii),
 	    cmocka_unit_test(test_utf8_length_multibyte),
+	    cmocka_unit_test(test_utf8_valid),
 	    cmocka_unit_test(test_append_string_escapes),
 	    cmocka_unit_test(test_append_string_round_trips),
 	};
