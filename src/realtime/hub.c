@@ -49,6 +49,8 @@ struct ws {
 	int64_t expires;  /* the token's exp */
 	bool ready;       /* hello and the replay are out: live events go straight through */
 	bool querying;    /* the db job holds this struct */
+	bool greeting;    /* query_result is sending hello and the replay: it frees a socket
+	                   * that closed meanwhile */
 	bool closing;
 	bool pong_due;    /* a ping came before hello went out: its pong waits for hello */
 	PGresult *latest; /* the first result of the query's round, until the second */
@@ -80,6 +82,7 @@ static void on_events(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mess
 static void on_tick(h2o_timeout_entry_t *entry);
 static void query_start(struct db_job *job, struct db_conn *conn);
 static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r);
+static void greet_and_replay(struct ws *ws, PGresult *r, PGresult *replay);
 static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len, bool live);
 static void send_text(struct ws *ws, const char *text, size_t len);
 static void close_with(struct ws *ws, uint16_t code, const char *reason);
@@ -111,7 +114,9 @@ struct hub *hub_create(h2o_context_t *ctx, struct db *db, const struct config *c
 
 void hub_close_all(struct hub *hub)
 {
-	for (h2o_linklist_t *l = hub->sockets.next; l != &hub->sockets; l = l->next) {
+	h2o_linklist_t *next;
+	for (h2o_linklist_t *l = hub->sockets.next; l != &hub->sockets; l = next) {
+		next = l->next; /* the close can unlink and free this one */
 		struct ws *ws = H2O_STRUCT_FROM_MEMBER(struct ws, link, l);
 		close_with(ws, 1001, "server shutting down");
 	}
@@ -183,19 +188,27 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	if (conn)
 		db_release(conn);
 	ws->querying = false;
-
+	/* A send below can close the socket at once; then this function, not
+	 * the close, frees it. */
+	ws->greeting = true;
 	if (ws->conn == NULL) { /* closed meanwhile */
 		PQclear(r);
 		PQclear(replay);
-		release(ws);
-		return;
-	}
-	if (!db_result_ok(r) || (ws->since >= 0 && !db_result_ok(replay))) {
+	} else if (!db_result_ok(r) || (ws->since >= 0 && !db_result_ok(replay))) {
 		PQclear(r);
 		PQclear(replay);
 		close_with(ws, 1011, "database unavailable");
-		return;
+	} else {
+		greet_and_replay(ws, r, replay);
 	}
+	ws->greeting = false;
+	if (ws->conn == NULL)
+		release(ws);
+}
+
+/* hello, then the replay or a resync, then what arrived live meanwhile. */
+static void greet_and_replay(struct ws *ws, PGresult *r, PGresult *replay)
+{
 	int64_t latest_seq = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	char hello[64];
@@ -268,6 +281,8 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len,
 
 static void send_text(struct ws *ws, const char *text, size_t len)
 {
+	if (ws->conn == NULL) /* an earlier send closed it */
+		return;
 	struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)text, len};
 	wslay_event_queue_msg(ws->conn->ws_ctx, &msg); /* wslay copies it */
 	/* Before the 101 is written there is no socket to write to: h2o proceeds itself then. */
@@ -294,7 +309,7 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 		ws->conn = NULL;
 		h2o_linklist_unlink(&ws->link);
 		h2o_linklist_unlink(&ws->user_link);
-		if (!ws->querying)
+		if (!ws->querying && !ws->greeting)
 			release(ws);
 		return;
 	}
