@@ -38,7 +38,7 @@ struct task_job {
 	char state_key[80];
 	char nonce[UUID_TEXT_LEN];
 	struct state_value record;
-	enum { KEY_FOUND, KEY_RESERVED, KEY_IN_USE, KEY_FAILED } key_outcome;
+	enum { KEY_FOUND, KEY_RESERVED, KEY_FAILED } key_outcome;
 	bool reserved;
 };
 
