@@ -260,6 +260,18 @@ class Server:
             return "(no log)"
 
 
+def stop_checked(server):
+    """SIGTERM a server a test class started; raises unless it was still running and exited 0
+    (a crash, or a leak report at exit, must fail the class)."""
+    was_alive = server.alive()
+    rc = server.stop()
+    if not was_alive or rc != 0:
+        raise AssertionError(f"{server.name}: " + (
+            f"had exited (crash?) with status {server.proc.returncode}" if not was_alive
+            else f"exit status after SIGTERM {rc!r} (None: still running after {STOP_TIMEOUT}s)")
+            + f"; log tail:\n{server.log_tail(30)}")
+
+
 def start_server(db_conninfo=None, name="server", do_migrate=True, **env_extra):
     """Create a DB (unless given), migrate it, start a server on it; returns the Server."""
     if db_conninfo is None:

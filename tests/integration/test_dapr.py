@@ -63,25 +63,35 @@ def start_with_sidecar(cls, name, **env):
     cls.db_name, db = H.create_db()
     port = H.free_port()
     cls.sidecar = Sidecar(port)
-    cls.server = H.start_server(db, name=name, PORT=str(port), USE_DAPR="true",
-                                DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
-                                APP_API_TOKEN=APP_TOKEN, **env)
+    try:
+        cls.server = H.start_server(db, name=name, PORT=str(port), USE_DAPR="true",
+                                    DAPR_HTTP_PORT=str(cls.sidecar.port), DAPR_API_TOKEN=DAPR_TOKEN,
+                                    APP_API_TOKEN=APP_TOKEN, **env)
+    except BaseException:
+        cls.sidecar.stop()  # tearDownClass does not run when setUpClass fails
+        raise
 
 
-class DaprTest(H.ApiTestCase):
+class SidecarTestCase(H.ApiTestCase):
+    """A server behind its own sidecar double (set up by start_with_sidecar), a fresh user a test."""
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            H.stop_checked(cls.server)
+        finally:
+            cls.sidecar.stop()
+
+    def setUp(self):
+        self.user = H.sign_up_full(server=self.server)
+
+
+class DaprTest(SidecarTestCase):
     @classmethod
     def setUpClass(cls):
         cls.instance = "pod-" + uuid.uuid4().hex[:6]
         start_with_sidecar(cls, "test_dapr", INSTANCE_ID=cls.instance, RELAY_SWEEP_MS="200")
         H.wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.sidecar.stop()
-
-    def setUp(self):
-        self.user = H.sign_up_full(server=self.server)
 
     def test_ready_reports_the_sidecar(self):
         r = H.api("GET", "/ready", server=self.server)
@@ -165,18 +175,6 @@ class DaprTest(H.ApiTestCase):
         r = H.api("GET", "/dapr/config", headers={"dapr-api-token": APP_TOKEN}, server=self.server)
         self.assertStatus(r, 404)
 
-    def test_cron_tick_answers_200_and_sweeps_the_outbox(self):
-        # A tick as the sidecar sends it (contract 4.1): empty body, timeZone and readTimeUTC.
-        eid = str(uuid.uuid4())
-        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
-                             f" values ('{eid}', 'task.created', '{self.user['id']}', '1', 1, '{{\"task\": {{}}}}')")
-        r = H.api("POST", "/dapr/cron", b"", server=self.server,
-                  headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/json",
-                           "timeZone": "UTC", "readTimeUTC": "2026-11-27T00:00:00Z"})
-        self.assertStatus(r, 200)
-        H.wait_until(lambda: H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{eid}'")
-                   == [["t"]], what="the swept event")
-
     def test_a_publish_outage_loses_nothing_and_keeps_order(self):
         users = [self.user] + [H.sign_up_full(server=self.server) for _ in range(3)]
         self.sidecar.post("/fail", {"publish": "500"})
@@ -209,20 +207,37 @@ class DaprTest(H.ApiTestCase):
             self.assertEqual(handled, ids, "handled once each, in seq order")
 
 
-class DaprIdempotencyTest(H.ApiTestCase):
+class DaprCronTest(SidecarTestCase):
+    """The cron binding's tick sweeps the outbox: the relay's own sweep is ten minutes away here."""
+
+    @classmethod
+    def setUpClass(cls):
+        start_with_sidecar(cls, "test_dapr:cron", RELAY_SWEEP_MS="600000")
+        H.wait_until(lambda: H.api("GET", "/ready", server=cls.server).status == 200, what="/ready")
+
+    def test_cron_tick_answers_200_and_sweeps_the_outbox(self):
+        # An event written behind the server's back: no NOTIFY, so only a sweep finds it.
+        eid = str(uuid.uuid4())
+        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                             f" values ('{eid}', 'task.created', '{self.user['id']}', '1', 1, '{{\"task\": {{}}}}')")
+        published = f"select published_at is not null from event_log where event_id = '{eid}'"
+        time.sleep(1)
+        self.assertEqual(H.psql_rows(self.db_name, published), [["f"]], "nothing but the tick may sweep")
+        # A tick as the sidecar sends it (contract 4.1): empty body, timeZone and readTimeUTC.
+        r = H.api("POST", "/dapr/cron", b"", server=self.server,
+                  headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/json",
+                           "timeZone": "UTC", "readTimeUTC": "2026-11-27T00:00:00Z"})
+        self.assertStatus(r, 200)
+        H.wait_until(lambda: H.psql_rows(self.db_name, published) == [["t"]], what="the swept event")
+
+
+class DaprIdempotencyTest(SidecarTestCase):
     """Idempotency-Key records live in the sidecar's state store with USE_DAPR=true."""
 
     @classmethod
     def setUpClass(cls):
         start_with_sidecar(cls, "test_dapr:idempotency")
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.server.stop()
-        cls.sidecar.stop()
-
-    def setUp(self):
-        self.user = H.sign_up_full(server=self.server)
 
     def post(self, body, key):
         return H.api("POST", H.tasks_path(self.user["id"]), body, token=self.user["token"],

@@ -34,7 +34,7 @@ class EventsTest(H.ApiTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        H.stop_checked(cls.server)
 
     def setUp(self):
         self.user = H.sign_up_full(server=self.server)

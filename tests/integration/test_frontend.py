@@ -31,7 +31,7 @@ class FrontendTest(H.ApiTestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        H.stop_checked(cls.server)
 
     def get(self, path, method="GET", headers=None):
         return H.api(method, path, server=self.server, headers=headers)
@@ -102,6 +102,7 @@ class FrontendTest(H.ApiTestCase):
         for path in ("/../outside.txt", "/%2e%2e/outside.txt", "/dashboard/..%2f..%2foutside.txt"):
             with self.subTest(path=path):
                 r = self.get(path)
+                self.assertStatus(r, 404)
                 self.assertNotIn(b"outside", r.raw)
 
     def test_without_frontend_dir_unknown_paths_are_json(self):
@@ -111,6 +112,7 @@ class FrontendTest(H.ApiTestCase):
             self.assertError(H.api("GET", "/dashboard/", server=s), 404, "not_found")
         finally:
             s.stop()
+        self.assertCleanStop(s)
 
     def test_missing_index_stops_start_up(self):
         _, db = H.create_db()
