@@ -274,9 +274,13 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len,
 		return;
 	ws->last_seq = seq;
 	send_text(ws, message, len);
-	if (live && wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
-	                (size_t)ws->hub->cfg->realtime_queue_max)
+	if (live && ws->conn &&
+	    wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
+	        (size_t)ws->hub->cfg->realtime_queue_max) {
+		log_fields(LOG_WARN, "closing a WebSocket that reads too slowly", "s:user_id",
+		           ws->user_id, "i:seq", (long long)seq, NULL);
 		close_with(ws, 1013, "client too slow; resume with since");
+	}
 }
 
 static void send_text(struct ws *ws, const char *text, size_t len)

@@ -77,20 +77,20 @@ class UnavailableTest(FailureBase):
             s.stop()
         self.assertCleanStop(s)
 
-    def test_database_down_from_start(self):
-        """Either serve fails fast (non-zero exit, a message on stderr), or it runs and reports
-        the database as unreachable: /health 200, /ready 503, task routes 503."""
+    def test_database_down_from_start_with_auto_migrate(self):
+        """serve migrates first: without a database it stops at once, saying why."""
         port = H.free_port()
         db = f"host=127.0.0.1 port={port} user=taskflow dbname=nothing connect_timeout=3"
-        s = H.Server(H.base_env(db), name="test_failures:503-down")
-        try:
-            s.start()
-        except RuntimeError:
-            rc = s.proc.returncode
-            self.assertIsNotNone(rc, "serve neither answered /health nor exited")
-            self.assertNotEqual(rc, 0, "serve exited 0 although it cannot reach its database")
-            self.assertTrue(s.log_tail().strip(), "serve exited without saying why")
-            return
+        r = H.run_cli(["serve"], env=H.base_env(db))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot connect to the database", r.stderr)
+
+    def test_database_down_from_start_without_auto_migrate(self):
+        """serve runs and reports the database as unreachable: /health 200, /ready 503, task
+        routes 503."""
+        port = H.free_port()
+        db = f"host=127.0.0.1 port={port} user=taskflow dbname=nothing connect_timeout=3"
+        s = H.Server(H.base_env(db, AUTO_MIGRATE="false"), name="test_failures:503-down").start()
         try:
             self.assertEqual(H.api("GET", "/health", server=s).json, {"status": "ok"})
             r = H.api("GET", "/ready", server=s)
@@ -107,20 +107,16 @@ class UnavailableTest(FailureBase):
 
 
 class ReadyTest(H.ApiTestCase):
-    def test_ready_on_unmigrated_database(self):
+    def test_serve_migrates_a_fresh_database_and_is_ready(self):
         _, db = H.create_db()
         s = H.Server(H.base_env(db), name="test_failures:unmigrated").start()
         try:
+            # serve migrated on its own (AUTO_MIGRATE defaults to true): it is usable
             r = H.api("GET", "/ready", server=s)
-            if r.status == 200:
-                # serve migrated on its own: then it must really be usable
-                self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "bus": "ok"}})
-                uid, token = H.sign_up(server=s)
-                self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
-            else:
-                self.assertStatus(r, 503)
-                self.assertEqual(r.json, {"status": "unavailable",
-                                          "checks": {"database": "ok", "migrations": "pending", "bus": "ok"}})
+            self.assertStatus(r, 200)
+            self.assertEqual(r.json, {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "bus": "ok"}})
+            uid, token = H.sign_up(server=s)
+            self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
         finally:
             s.stop()
         self.assertCleanStop(s)
