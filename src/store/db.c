@@ -10,6 +10,7 @@
 
 #define STMT_CACHE_SIZE    128
 #define RECONNECT_DELAY_MS 1000
+#define CONNECT_TIMEOUT_MS 10000 /* libpq's connect_timeout does not apply to PQconnectPoll */
 #define STATEMENT_TIMEOUT  "-c statement_timeout=15000"
 
 enum conn_state {
@@ -51,12 +52,14 @@ struct db_conn {
 	struct cached_stmt stmts[STMT_CACHE_SIZE];
 	int nstmts;
 	h2o_timeout_entry_t retry;
+	h2o_timeout_entry_t connect_deadline;
 };
 
 struct db {
 	h2o_loop_t *loop;
 	char *conninfo;
 	h2o_timeout_t retry_timeout;
+	h2o_timeout_t connect_timeout;
 	struct db_job *wait_head, *wait_tail;
 	int reads, max_reads; /* read-only jobs holding a connection, and their limit */
 	int nconns;
@@ -73,6 +76,7 @@ static bool write_waiting(const struct db *db);
 static void on_readable(h2o_socket_t *sock, const char *err);
 static void on_writable(h2o_socket_t *sock, const char *err);
 static void on_retry(h2o_timeout_entry_t *entry);
+static void on_connect_deadline(h2o_timeout_entry_t *entry);
 static bool send_statement(struct db_conn *c, int index, const struct db_stmt *stmt);
 static void flush_output(struct db_conn *c);
 static void read_results(struct db_conn *c);
@@ -90,10 +94,12 @@ struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max
 	db->nconns = nconns;
 	db->max_reads = max_reads < 1 ? 1 : max_reads;
 	h2o_timeout_init(loop, &db->retry_timeout, RECONNECT_DELAY_MS);
+	h2o_timeout_init(loop, &db->connect_timeout, CONNECT_TIMEOUT_MS);
 	for (int i = 0; i < nconns; i++) {
 		struct db_conn *c = &db->conns[i];
 		c->db = db;
 		c->retry.cb = on_retry;
+		c->connect_deadline.cb = on_connect_deadline;
 		conn_start(c);
 	}
 	return db;
@@ -105,6 +111,8 @@ void db_destroy(struct db *db)
 		struct db_conn *c = &db->conns[i];
 		if (h2o_timeout_is_linked(&c->retry))
 			h2o_timeout_unlink(&c->retry);
+		if (h2o_timeout_is_linked(&c->connect_deadline))
+			h2o_timeout_unlink(&c->connect_deadline);
 		if (c->watch)
 			h2o_socket_close(c->watch);
 		for (int k = 0; k < DB_ROUND_MAX; k++)
@@ -114,6 +122,7 @@ void db_destroy(struct db *db)
 			PQfinish(c->pg);
 	}
 	h2o_timeout_dispose(db->loop, &db->retry_timeout);
+	h2o_timeout_dispose(db->loop, &db->connect_timeout);
 	free(db->conninfo);
 	free(db);
 }
@@ -242,6 +251,9 @@ static void conn_start(struct db_conn *c)
 		return;
 	}
 	PQsetnonblocking(c->pg, 1);
+	/* A server that accepts but never answers must not hold the requests
+	 * waiting for this connection. */
+	h2o_timeout_link(c->db->loop, &c->db->connect_timeout, &c->connect_deadline);
 	conn_watch(c);
 	/* libpq: act as if PQconnectPoll had asked to write. */
 	if (!h2o_socket_is_writing(c->watch))
@@ -265,6 +277,7 @@ static void conn_poll_connect(struct db_conn *c)
 {
 	switch (PQconnectPoll(c->pg)) {
 	case PGRES_POLLING_OK:
+		h2o_timeout_unlink(&c->connect_deadline);
 		if (PQenterPipelineMode(c->pg) != 1) {
 			conn_fail(c, "cannot enter pipeline mode");
 			return;
@@ -292,6 +305,8 @@ static void conn_fail(struct db_conn *c, const char *why)
 	struct db_job *job = c->state == CONN_LENT ? c->job : NULL;
 	if (c->state != CONN_BROKEN)
 		log_fields(LOG_WARN, "database connection lost", "s:error", why, NULL);
+	if (h2o_timeout_is_linked(&c->connect_deadline))
+		h2o_timeout_unlink(&c->connect_deadline);
 	if (c->watch) {
 		h2o_socket_close(c->watch);
 		c->watch = NULL;
@@ -322,6 +337,13 @@ static void on_retry(h2o_timeout_entry_t *entry)
 {
 	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, retry, entry);
 	conn_start(c);
+}
+
+static void on_connect_deadline(h2o_timeout_entry_t *entry)
+{
+	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, connect_deadline, entry);
+	if (c->state == CONN_CONNECTING)
+		conn_fail(c, "timed out connecting to the database");
 }
 
 /* Hands the connection to the first waiting job, or marks it idle. */

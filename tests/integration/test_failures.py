@@ -2,6 +2,7 @@
 /ready with pending migrations."""
 
 import re
+import socket
 
 import harness as H
 
@@ -103,6 +104,27 @@ class UnavailableTest(FailureBase):
             self.assertNoLeak(r, extra=[str(port)])
         finally:
             s.stop()
+        self.assertCleanStop(s)
+
+
+    def test_a_database_that_never_answers_gives_503_not_a_hang(self):
+        """A server that accepts the connection and then says nothing: requests get 503 once
+        the connect deadline (10 s) passes, not after TCP gives up (minutes; the request
+        would time out first)."""
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)  # the kernel completes the handshakes; nobody ever reads
+        port = silent.getsockname()[1]
+        db = f"host=127.0.0.1 port={port} user=taskflow dbname=nothing"
+        s = H.Server(H.base_env(db, AUTO_MIGRATE="false"), name="test_failures:silent").start()
+        try:
+            uid = "ext-user-2"
+            r = H.api("GET", H.tasks_path(uid), token=H.make_token(uid, secret=s.secret), server=s,
+                      timeout=40)
+            self.assertError(r, 503, "unavailable")
+        finally:
+            s.stop()
+            silent.close()
         self.assertCleanStop(s)
 
 
