@@ -1752,13 +1752,19 @@ class Sidecar:
             ce["expiration"] = rfc3339(now + ttl)
         return ce
 
-    def h_publish(self, req, args, query, body):
+    def _publish_target(self, args, query):
+        """What publish and bulk publish check first, in Dapr's order: the component and
+        topic, then rawPayload. Returns (pubsub, topic, meta, raw, error response or None)."""
         pubsub, topic = args[0], args[1] or ""
         meta = metadata_from_query(query)
         bad = self._check_pubsub(pubsub, topic, meta)
-        if bad:
-            return bad
-        raw, bad = self._raw_payload(pubsub, meta)
+        raw = False
+        if not bad:
+            raw, bad = self._raw_payload(pubsub, meta)
+        return pubsub, topic, meta, raw, bad
+
+    def h_publish(self, req, args, query, body):
+        pubsub, topic, meta, raw, bad = self._publish_target(args, query)
         if bad:
             return bad
         content_type = req.headers.get("Content-Type") or ""
@@ -1796,12 +1802,7 @@ class Sidecar:
         return None
 
     def h_bulk_publish(self, req, args, query, body):
-        pubsub, topic = args[0], args[1] or ""
-        meta = metadata_from_query(query)
-        bad = self._check_pubsub(pubsub, topic, meta)
-        if bad:
-            return bad
-        raw, bad = self._raw_payload(pubsub, meta)
+        pubsub, topic, meta, raw, bad = self._publish_target(args, query)
         if bad:
             return bad
         try:
