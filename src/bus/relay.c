@@ -174,8 +174,12 @@ static int publish_batch(struct relay *r)
 		};
 		size_t len;
 		char *ce = event_cloudevent(&e, &len);
-		if (ce == NULL) /* cannot happen for jsonb data; stop before it to keep order */
+		if (ce == NULL) { /* cannot happen for jsonb data; stop before it to keep order */
+			log_fields(LOG_ERROR,
+			           "cannot build the CloudEvent of an event; the outbox waits",
+			           "s:event_id", e.event_id, NULL);
 			break;
+		}
 		events[i] = (struct bus_event){.log_id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
 		                               .event_id = e.event_id,
 		                               .user_id = e.user_id,
@@ -186,10 +190,10 @@ static int publish_batch(struct relay *r)
 	char err[256] = "";
 	int acked = built ? r->bus->publish(r->bus, events, built, err, sizeof err) : 0;
 	bool marked = acked == 0 || mark_published(r, events, acked);
-	if (acked < n)
+	if (acked < built)
 		log_fields(LOG_WARN, "bus did not acknowledge an event; retrying", "s:bus",
-		           r->bus->name, "s:event_id", built > acked ? events[acked].event_id : "",
-		           "s:error", err, NULL);
+		           r->bus->name, "s:event_id", events[acked].event_id, "s:error", err,
+		           NULL);
 	for (int i = 0; i < built; i++)
 		free((char *)events[i].cloudevent);
 	free(events);

@@ -44,6 +44,12 @@ class CliTest(H.ApiTestCase):
         _, db = H.create_db()
         self.assertConfigError(H.base_env(db, PORT="abc"))
 
+    def test_serve_with_an_instance_id_that_cannot_name_a_consumer_exits_2(self):
+        _, db = H.create_db()
+        for bad in ('pod"1', "pod\\1", "pod 1", "p" * 128):
+            with self.subTest(instance=bad):
+                self.assertConfigError(H.base_env(db, INSTANCE_ID=bad))
+
 
 class SignalTest(H.ApiTestCase):
     @classmethod
