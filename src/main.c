@@ -16,7 +16,8 @@
 #include "store/migrate.h"
 #include "core/workers.h"
 
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG     2
+#define SIDECAR_WORKERS 4 /* concurrent Dapr state calls (Idempotency-Key) */
 
 static const char usage[] =
     "usage: taskflow [serve | migrate | --help | --version]\n"
@@ -96,8 +97,13 @@ static int serve(const struct config *cfg)
 	app.relay = relay_start(cfg, app.bus);
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	app.cpu = workers_create(cores > 0 ? (int)cores : 1);
+	/* Apart from the CPU workers: a slow sidecar must not hold up sign-ins. */
+	if (cfg->use_dapr)
+		app.sidecar = workers_create(SIDECAR_WORKERS);
 	int rc = server_run(&app);
 	workers_destroy(app.cpu);
+	if (app.sidecar)
+		workers_destroy(app.sidecar);
 	relay_stop(app.relay);
 	app.bus->destroy(app.bus);
 	log_fields(LOG_INFO, "stopped", "i:status", (long long)rc, NULL);

@@ -52,7 +52,7 @@ void api_sign_up(struct call *c)
 {
 	struct auth_job *job = read_credentials(c, true);
 	if (job)
-		call_job_offload(&job->base, hash_password, sign_up_hashed);
+		call_job_offload(&job->base, job->base.loop->cpu, hash_password, sign_up_hashed);
 }
 
 static void hash_password(struct call_job *base)
@@ -152,7 +152,7 @@ static void sign_in_result(struct call_job *base, struct db_conn *conn, PGresult
 			snprintf(job->password_hash, sizeof job->password_hash, "%s", hash);
 			free(hash);
 		}
-		call_job_offload(base, verify_password, sign_in_verified);
+		call_job_offload(base, base->loop->cpu, verify_password, sign_in_verified);
 		return;
 	default: /* SIGN_IN_CLEAR */
 		res = store_check(r, "clear sign-in attempts");

@@ -120,7 +120,8 @@ void api_tasks_create(struct call *c)
 		call_job_finish(&job->base);
 	} else if (read_idempotency_key(c, job, body)) {
 		if (job->idempotency_key && c->app->cfg->use_dapr)
-			call_job_offload(&job->base, reserve_key, after_reserve);
+			call_job_offload(&job->base, job->base.loop->sidecar, reserve_key,
+			                 after_reserve);
 		else
 			call_job_query(&job->base, create_start, create_result);
 	}
@@ -369,7 +370,7 @@ static void after_reserve(struct call_job *base)
 static void finish_create(struct task_job *job)
 {
 	if (job->reserved)
-		call_job_offload(&job->base, complete_key, after_complete);
+		call_job_offload(&job->base, job->base.loop->sidecar, complete_key, after_complete);
 	else
 		call_job_finish(&job->base);
 }

@@ -86,7 +86,7 @@ static void db_result(struct db_job *db, struct db_conn *conn, PGresult *r)
 		PQclear(earlier[i]);
 }
 
-void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
+void call_job_offload(struct call_job *job, struct workers *pool, void (*run)(struct call_job *job),
                       void (*after)(struct call_job *job))
 {
 	/* A worker may take long (a sidecar call): the connection goes back
@@ -97,7 +97,7 @@ void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
 	job->work.reply_to = &job->loop->cpu_done;
 	job->work.run = work_run;
 	job->work.done = work_done;
-	workers_submit(job->loop->cpu, &job->work);
+	workers_submit(pool, &job->work);
 }
 
 static void work_run(struct work *w)

@@ -23,9 +23,10 @@
 struct app {
 	const struct config *cfg;
 	struct token_keys keys;
-	struct workers *cpu; /* password hashing */
-	struct bus *bus;     /* for /ready */
-	struct relay *relay; /* woken by the cron binding */
+	struct workers *cpu;     /* password hashing */
+	struct workers *sidecar; /* blocking Dapr state calls; NULL without USE_DAPR */
+	struct bus *bus;         /* for /ready */
+	struct relay *relay;     /* woken by the cron binding */
 };
 
 /* Per event-loop state a call needs; touched only by its loop's thread. */
@@ -34,7 +35,8 @@ struct call_loop {
 	struct outbox_waker *waker;          /* wakes the relay after commits */
 	struct hub *hub;                     /* this loop's live sync sockets */
 	struct workers *cpu;                 /* shared CPU workers (password hashing) */
-	h2o_multithread_receiver_t cpu_done; /* their results come back here */
+	struct workers *sidecar;             /* shared workers for Dapr state calls */
+	h2o_multithread_receiver_t cpu_done; /* both pools' results come back here */
 	int pending_jobs;                    /* for graceful shutdown */
 };
 
@@ -88,9 +90,9 @@ void *call_job_new(struct call *c, size_t size);
 void call_job_query(struct call_job *job, void (*start)(struct call_job *job, struct db_conn *conn),
                     void (*on_result)(struct call_job *job, struct db_conn *conn, PGresult *r));
 
-/* Runs `run` on a CPU worker, then `after` back on the loop. A connection
- * the job holds is given back first. */
-void call_job_offload(struct call_job *job, void (*run)(struct call_job *job),
+/* Runs `run` on a worker of `pool` (the loop's cpu or sidecar workers), then
+ * `after` back on the loop. A connection the job holds is given back first. */
+void call_job_offload(struct call_job *job, struct workers *pool, void (*run)(struct call_job *job),
                       void (*after)(struct call_job *job));
 
 /* Releases the connection, if any, and answers: the last step of every job. */

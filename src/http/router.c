@@ -47,8 +47,8 @@ enum route_id router_match(const char *path, size_t len, enum http_method method
 	} else if (n == 1 && seg_is(&s[0], "ready")) {
 		m->route = ROUTE_READY;
 		m->allowed = METHOD_GET;
-	} else if (n == 4 && seg_is(&s[0], "ws") && seg_is(&s[1], "user") && seg_is(&s[3], "tasks") &&
-	           decode_user_id(&s[2], m->user_id)) {
+	} else if (n == 4 && seg_is(&s[0], "ws") && seg_is(&s[1], "user") &&
+	           seg_is(&s[3], "tasks") && decode_user_id(&s[2], m->user_id)) {
 		m->route = ROUTE_REALTIME;
 		m->allowed = METHOD_GET;
 	} else if (n >= 2 && n <= 3 && seg_is(&s[0], "dapr")) {

@@ -148,6 +148,7 @@ static void *loop_main(void *arg)
 	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
 	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;
+	l->calls.sidecar = l->app->sidecar;
 	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;
