@@ -115,10 +115,20 @@ tasks=$((users * 50))
 psql -Atq "$db" -c "SELECT user_id, id FROM tasks ORDER BY id" |
   awk 'NR==FNR {tok[$1]=$2; next} {split($0, f, "|"); print f[1], tok[f[1]], f[2]}' "$out/users_r.txt" - >"$out/tasks_r.txt"
 
-# Before every measured run: no autovacuum or checkpoint left over from the
-# previous one may run during it (the create runs add 100k+ rows).
+# Before every measured run: nothing left over from the previous one may run
+# during it: the relay publishing what pgbench's creates put in the outbox
+# (their cost belongs to the create run), autovacuum or a checkpoint (the
+# create runs add 100k+ rows).
 settle() {
-  psql -q "$db" -c "VACUUM ANALYZE tasks" -c "CHECKPOINT" >/dev/null
+  wait_for_outbox
+  psql -q "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+}
+wait_for_outbox() {
+  for _ in $(seq 600); do
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && return
+    sleep 0.1
+  done
+  echo "the outbox relay did not catch up within 60 s" >&2
 }
 api() { # scenario datafile
   settle
@@ -142,10 +152,7 @@ pg() { # sqlfile
 
 # The events a run's writes produced, once the relay has published them all.
 events_report() { # scenario first-log-id
-  for _ in $(seq 300); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && break
-    sleep 0.1
-  done
+  wait_for_outbox
   psql -Atq "$db" -F' ' -c "SELECT count(*),
       count(*) / greatest(extract(epoch FROM max(published_at) - min(\"timestamp\")), 0.001),
       1000 * extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY published_at - \"timestamp\")),
@@ -183,10 +190,7 @@ if [ "$drain" != 0 ]; then
     SELECT gen_random_uuid(), 'task.created', 'drain-' || (n % 1000), n::text, n / 1000 + 1,
            '{\"task\": {\"id\": 0, \"title\": \"drain\"}}'
     FROM generate_series(1, $drain) n ORDER BY n % 1000, n"
-  for _ in $(seq 600); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && break
-    sleep 0.1
-  done
+  wait_for_outbox
   psql -Atq "$db" -F' ' -c "SELECT count(*), count(*) / greatest(extract(epoch FROM
       max(published_at) - min(published_at)), 0.001) FROM event_log WHERE user_id LIKE 'drain-%'
       AND published_at IS NOT NULL" >"$out/drain.txt"

@@ -30,7 +30,7 @@ struct task_job {
 	char request_hash[65];
 	enum event_type event; /* of a write, once its outcome is known */
 	bool append_in_commit; /* the commit round: [append event], COMMIT, [NOTIFY] */
-	bool notify_in_commit;
+	bool notify_in_commit; /* ... or the create round: create, [NOTIFY] */
 	/* With USE_DAPR the key's record lives in the sidecar's state store
 	 * (worker threads reach it): reserved before the task is written, and
 	 * completed with the response after. */
@@ -43,10 +43,10 @@ struct task_job {
 };
 
 /* Every write commits with its event (docs/events.md):
- *   create:  [BEGIN, INSERT] -> [append event, COMMIT]
- *   with an Idempotency-Key: [find key] -> [BEGIN, INSERT] ->
- *            [save key, append event] -> [COMMIT], or, when a concurrent
- *            request saved the key first, [ROLLBACK] -> [find key] -> replay
+ *   create:  [create task and event, NOTIFY when due] (one transaction)
+ *   with an Idempotency-Key: [find key] -> [BEGIN, create task and event] ->
+ *            [save key] -> [COMMIT], or, when a concurrent request saved
+ *            the key first, [ROLLBACK] -> [find key] -> replay
  *   update, complete, delete: [BEGIN, lock task, write] -> [append event, COMMIT]
  * A step that fails just finishes the job: the open transaction is rolled
  * back before the connection serves anyone else. */
@@ -71,14 +71,16 @@ static void list_start(struct call_job *base, struct db_conn *conn);
 static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void create_start(struct call_job *base, struct db_conn *conn);
 static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r);
+static bool keyed_in_database(const struct task_job *job);
+static void send_create(struct task_job *job, struct db_conn *conn);
+static enum store_result read_create(struct task_job *job, PGresult *last, struct task_doc *task);
 static void replay(struct reply *r, struct idempotent_response *stored, const char *hash);
 static void get_start(struct call_job *base, struct db_conn *conn);
 static void update_start(struct call_job *base, struct db_conn *conn);
 static void delete_start(struct call_job *base, struct db_conn *conn);
 static void get_result(struct call_job *base, struct db_conn *conn, PGresult *r);
 static void write_result(struct call_job *base, struct db_conn *conn, PGresult *r);
-static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
-                       const struct db_stmt *with);
+static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data);
 static void send_commit(struct task_job *job, struct db_conn *conn, const struct db_stmt *append);
 static bool commit_succeeded(struct task_job *job, PGresult *last);
 static void finish_create(struct task_job *job);
@@ -202,13 +204,59 @@ static void create_start(struct call_job *base, struct db_conn *conn)
 	struct task_job *job = (struct task_job *)base;
 	if (api_finish_if_down(base, conn))
 		return;
-	if (job->idempotency_key && !job->reserved) {
+	if (keyed_in_database(job)) {
 		base->step = STEP_FIND_KEY;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
 	} else {
-		base->step = STEP_WRITE;
-		tasks_send_insert_tx(conn, job->user_id, &job->input);
+		send_create(job, conn);
 	}
+}
+
+/* Without USE_DAPR the key's record is a row written in the task's transaction. */
+static bool keyed_in_database(const struct task_job *job)
+{
+	return job->idempotency_key && !job->reserved;
+}
+
+static void send_create(struct task_job *job, struct db_conn *conn)
+{
+	struct task_create create;
+	tasks_create_stmt(job->user_id, &job->input, job->base.correlation_id, &create);
+	struct db_stmt round[2];
+	int n = 0;
+	job->notify_in_commit = false;
+	if (keyed_in_database(job)) {
+		round[n++] = (struct db_stmt){"BEGIN", 0, NULL};
+		round[n++] = create.stmt;
+	} else {
+		round[n++] = create.stmt;
+		job->notify_in_commit = outbox_waker_take(job->base.loop->waker);
+		if (job->notify_in_commit)
+			round[n++] = OUTBOX_NOTIFY;
+	}
+	job->base.step = STEP_WRITE;
+	db_send_many(conn, n, round);
+	tasks_create_free(&create);
+}
+
+/* The create round; without a key it was the whole transaction, and its
+ * NOTIFY (when sent) shared its fate. */
+static enum store_result read_create(struct task_job *job, PGresult *last, struct task_doc *task)
+{
+	struct call_job *base = &job->base;
+	enum store_result res;
+	bool keyed = keyed_in_database(job);
+	const PGresult *created = job->notify_in_commit ? base->round[0] : last;
+	res = keyed ? store_status(base->round[0], "begin") : STORE_OK;
+	if (res == STORE_OK)
+		res = tasks_read_created(created, task);
+	if (res == STORE_OK && job->notify_in_commit &&
+	    (res = store_status(last, "notify")) != STORE_OK)
+		task_doc_free(task);
+	PQclear(last);
+	if (res == STORE_OK && !keyed_in_database(job) && !job->notify_in_commit)
+		outbox_waker_committed(base->loop->waker);
+	return res;
 }
 
 static void create_result(struct call_job *base, struct db_conn *conn, PGresult *r)
@@ -217,7 +265,6 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 	struct reply *reply = &base->reply;
 	struct idempotent_response stored = {0};
 	struct task_doc task;
-	char *data = NULL;
 	enum store_result res;
 
 	switch (base->step) {
@@ -232,12 +279,10 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 			api_reply_store_failure(reply, res == STORE_NOT_FOUND ? STORE_FAILED : res);
 			break;
 		}
-		base->step = STEP_WRITE;
-		tasks_send_insert_tx(conn, job->user_id, &job->input);
+		send_create(job, conn);
 		return;
-	case STEP_WRITE: /* r: the INSERT; round[0]: BEGIN */
-		res = tasks_read_created(base->round[0], r, &task, &data);
-		PQclear(r);
+	case STEP_WRITE:
+		res = conn ? read_create(job, r, &task) : STORE_UNAVAILABLE;
 		if (res != STORE_OK) {
 			api_reply_store_failure(reply, res);
 			finish_create(job);
@@ -246,22 +291,20 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		reply->location = task_location(job->user_id, task.id);
 		reply_task(reply, 201, &task);
 		job->event = EVENT_TASK_CREATED;
-		if (job->idempotency_key && !job->reserved) {
-			struct idempotent_response mine = {
-			    .status = 201, .location = reply->location, .body = reply->body};
-			memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
-			struct idempotency_save save;
-			idempotency_save_stmt(job->user_id, job->idempotency_key, &mine, &save);
-			base->step = STEP_SAVE_KEY;
-			send_event(job, conn, task.id, data, &save.stmt);
-		} else {
-			send_event(job, conn, task.id, data, NULL);
+		if (!keyed_in_database(job)) {
+			finish_create(job);
+			return;
 		}
+		struct idempotent_response mine = {
+		    .status = 201, .location = reply->location, .body = reply->body};
+		memcpy(mine.request_hash, job->request_hash, sizeof mine.request_hash);
+		struct idempotency_save save;
+		idempotency_save_stmt(job->user_id, job->idempotency_key, &mine, &save);
+		base->step = STEP_SAVE_KEY;
+		db_send_many(conn, 1, &save.stmt);
 		return;
-	case STEP_SAVE_KEY: /* r: the event; round[0]: the key */
-		res = idempotency_read_save(base->round[0]);
-		if (res == STORE_OK)
-			res = store_status(r, "append event");
+	case STEP_SAVE_KEY:
+		res = idempotency_read_save(r);
 		PQclear(r);
 		if (res == STORE_OK) {
 			send_commit(job, conn, NULL);
@@ -419,10 +462,8 @@ static void replay(struct reply *r, struct idempotent_response *stored, const ch
 	r->replayed = true;
 }
 
-/* Appends the job's event (taking `data`): after `with` when given, else
- * with the COMMIT. */
-static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data,
-                       const struct db_stmt *with)
+/* Appends the job's event (taking `data`) in the COMMIT's round. */
+static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_id, char *data)
 {
 	char event_id[UUID_TEXT_LEN], aggregate[24];
 	uuid_v4(event_id);
@@ -435,12 +476,7 @@ static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_
 	                      .data = data};
 	struct event_append append;
 	events_append_stmt(&e, &append);
-	if (with) {
-		const struct db_stmt round[] = {*with, append.stmt};
-		db_send_many(conn, 2, round);
-	} else {
-		send_commit(job, conn, &append.stmt);
-	}
+	send_commit(job, conn, &append.stmt);
 	free(data);
 }
 
@@ -556,7 +592,7 @@ static void write_result(struct call_job *base, struct db_conn *conn, PGresult *
 		             : job->input.completed                  ? EVENT_TASK_COMPLETED
 		                                                     : EVENT_TASK_UNCOMPLETED;
 	}
-	send_event(job, conn, id, data, NULL);
+	send_event(job, conn, id, data);
 }
 
 static void reply_write_result(struct reply *r, enum store_result res, struct task_doc *task)

@@ -56,8 +56,9 @@ void db_acquire(struct db *db, struct db_job *job);
 void db_send(struct db_conn *conn, const char *sql, int nparams, const char *const *params);
 
 /* Sends up to DB_ROUND_MAX statements in one round trip (one pipeline Sync).
- * Each is its own implicit transaction unless the round begins one. After
- * an error the rest of the round is not run: their results read as failed. */
+ * Outside a BEGIN the round is one implicit transaction, committed at the
+ * Sync. After an error the rest of the round is not run: their results read
+ * as failed. */
 void db_send_many(struct db_conn *conn, int n, const struct db_stmt *stmts);
 
 /* During on_result: how many results of the round are still to come. */

@@ -2,16 +2,10 @@
 
 #include "event/event.h"
 
-/* The seq row's lock serializes a user's events: seq follows commit order,
- * and a rolled-back change gives its number back, so there are no gaps. */
-static const char SQL_APPEND[] =
-    "WITH next AS (INSERT INTO event_seqs (user_id, seq) VALUES ($2, 1)"
-    " ON CONFLICT (user_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq)"
-    " INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, correlation_id,"
-    " data, version) SELECT $1::uuid, $3, $2, $4, next.seq, $5, $6::jsonb, "
-    "1 FROM next RETURNING seq";
+static const char SQL_APPEND[] = "WITH " EVENTS_NEXT_SEQ_CTE("$2") " " EVENTS_INSERT(
+    "$1", "$3", "$2", "$4", "$5", "$6", "") " RETURNING seq";
 
-_Static_assert(EVENT_SCHEMA_VERSION == 1, "SQL_APPEND writes version 1");
+_Static_assert(EVENT_SCHEMA_VERSION == 1, "EVENTS_INSERT writes version 1");
 
 void events_append_stmt(const struct new_event *e, struct event_append *out)
 {

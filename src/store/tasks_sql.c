@@ -3,11 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "event/event.h"
+#include "core/uuid.h"
 #include "store/db.h"
+#include "store/events_sql.h"
 
 /* Times travel as microseconds since the epoch: exact for keyset pagination
  * and formatted by the API itself. */
@@ -21,11 +24,16 @@
 	                        "due_date") " AS due_us, " US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
 #define TASK_NCOLUMNS 12
 
-static const char SQL_INSERT[] =
-    "INSERT INTO tasks (user_id, title, description, priority, tags, due_date, completed,"
-    " completed_at) VALUES ($1, $2, $3, $4, $5::text[], " FROM_US(
-        "$6") ", $7::boolean,"
-              " CASE WHEN $7::boolean THEN now() END) RETURNING " TASK_COLUMNS;
+/* A task and its task.created event in one statement. The event's data is
+ * the task as stored, but for the id, which only the insert knows. */
+static const char SQL_CREATE[] =
+    "WITH t AS (INSERT INTO tasks (user_id, title, description, priority, tags, due_date,"
+    " completed, completed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5::text[], "
+    FROM_US("$6") ", $7::boolean, CASE WHEN $7::boolean THEN " FROM_US("$8") " END, " FROM_US(
+        "$8") ", " FROM_US("$8") ") RETURNING " TASK_COLUMNS "), " EVENTS_NEXT_SEQ_CTE("$1")
+    ", e AS (" EVENTS_INSERT("$9", "$10", "$1", "t.id::text", "$11",
+                             "jsonb_set($12::jsonb, '{task,id}', to_jsonb(t.id))",
+                             ", t") ") SELECT * FROM t";
 
 static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
 
@@ -45,9 +53,9 @@ static const char SQL_UPDATE[] =
         "$12") " ELSE due_date END,"
                " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
                " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
-               "   WHEN $14::boolean AND NOT completed THEN now()"
+               "   WHEN $14::boolean AND NOT completed THEN " FROM_US("$17")
                "   WHEN $14::boolean THEN completed_at END,"
-               " updated_at = now(), version = version + 1"
+               " updated_at = " FROM_US("$17") ", version = version + 1"
                " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = "
                "$15::integer)"
                " AND ($16::integer IS NULL OR version = $16::integer)"
@@ -86,6 +94,7 @@ static const struct sort_sql SORTS[] = {
     [SORT_TITLE] = {"lower(title)", "lower(title)", "$K::text"},
 };
 
+static int64_t wall_clock_us(void);
 static struct task_row row_at(const PGresult *r, int i, int first);
 static void doc_from(const PGresult *r, int i, int first, struct task_doc *doc);
 static char *like_pattern(const char *q);
@@ -114,37 +123,63 @@ enum store_result store_check(PGresult *r, const char *what)
 	return res;
 }
 
-void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struct task_input *in)
+void tasks_create_stmt(const char *user_id, const struct task_input *in,
+                       const char *correlation_id, struct task_create *out)
 {
-	char *tags = task_tags_pg_array(in);
-	char due[24];
-	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
+	snprintf(out->now, sizeof out->now, "%lld", (long long)wall_clock_us());
+	snprintf(out->due, sizeof out->due, "%lld", (long long)in->due_date_us);
+	uuid_v4(out->event_id);
+	bool completed = (in->present & FIELD_COMPLETED) && in->completed;
+	const char *due = in->has_due_date ? out->due : NULL;
+	const char *description = in->description ? in->description : "";
+	const char *priority = in->priority ? in->priority : "medium";
+	out->tags = task_tags_pg_array(in);
+	out->tags_json = task_tags_json(in);
+	struct task_row row = {.id = "0",
+	                       .user_id = user_id,
+	                       .title = in->title,
+	                       .description = description,
+	                       .completed = completed ? "t" : "f",
+	                       .completed_at_us = completed ? out->now : NULL,
+	                       .priority = priority,
+	                       .tags_json = out->tags_json,
+	                       .due_date_us = due,
+	                       .created_at_us = out->now,
+	                       .updated_at_us = out->now,
+	                       .version = "1"};
+	out->data = event_task_data(&row, NULL);
 	const char *params[] = {user_id,
 	                        in->title,
-	                        in->description ? in->description : "",
-	                        in->priority ? in->priority : "medium",
-	                        tags,
-	                        in->has_due_date ? due : NULL,
-	                        (in->present & FIELD_COMPLETED) && in->completed ? "t" : "f"};
-	const struct db_stmt round[] = {{"BEGIN", 0, NULL}, {SQL_INSERT, 7, params}};
-	db_send_many(conn, 2, round);
-	free(tags);
+	                        description,
+	                        priority,
+	                        out->tags,
+	                        due,
+	                        completed ? "t" : "f",
+	                        out->now,
+	                        out->event_id,
+	                        event_type_name(EVENT_TASK_CREATED),
+	                        correlation_id,
+	                        out->data};
+	_Static_assert(sizeof params == sizeof out->params, "one slot per parameter");
+	memcpy(out->params, params, sizeof params);
+	out->stmt = (struct db_stmt){SQL_CREATE, 12, out->params};
 }
 
-enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
-                                     struct task_doc *task, char **event_data)
+void tasks_create_free(struct task_create *c)
 {
-	enum store_result res = store_status(begin, "begin");
-	if (res == STORE_OK)
-		res = store_status(insert, "insert task");
-	if (res == STORE_OK && PQntuples(insert) != 1)
+	free(c->tags);
+	free(c->tags_json);
+	free(c->data);
+}
+
+enum store_result tasks_read_created(const PGresult *r, struct task_doc *task)
+{
+	enum store_result res = store_status(r, "create task");
+	if (res == STORE_OK && PQntuples(r) != 1)
 		res = STORE_FAILED;
-	if (res != STORE_OK)
-		return res;
-	struct task_row row = row_at(insert, 0, 0);
-	doc_from(insert, 0, 0, task);
-	*event_data = event_task_data(&row, NULL);
-	return STORE_OK;
+	if (res == STORE_OK)
+		doc_from(r, 0, 0, task);
+	return res;
 }
 
 void tasks_send_get(struct db_conn *conn, const char *user_id, int64_t id)
@@ -176,6 +211,8 @@ void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
 	snprintf(body_version, sizeof body_version, "%d", in->version);
 	snprintf(due, sizeof due, "%lld", (long long)in->due_date_us);
 	char *tags = (in->present & FIELD_TAGS) ? task_tags_pg_array(in) : NULL;
+	char now[24];
+	snprintf(now, sizeof now, "%lld", (long long)wall_clock_us());
 #define HAS(f) ((in->present & (f)) ? "t" : "f")
 	const char *params[] = {idtext,
 	                        user_id,
@@ -192,10 +229,11 @@ void tasks_send_update_tx(struct db_conn *conn, const char *user_id, int64_t id,
 	                        HAS(FIELD_COMPLETED),
 	                        in->completed ? "t" : "f",
 	                        expected_version > 0 ? version : NULL,
-	                        (in->present & FIELD_VERSION) ? body_version : NULL};
+	                        (in->present & FIELD_VERSION) ? body_version : NULL,
+	                        now};
 #undef HAS
 	const struct db_stmt round[] = {
-	    {"BEGIN", 0, NULL}, {SQL_GET_FOR_UPDATE, 2, params}, {SQL_UPDATE, 16, params}};
+	    {"BEGIN", 0, NULL}, {SQL_GET_FOR_UPDATE, 2, params}, {SQL_UPDATE, 17, params}};
 	db_send_many(conn, 3, round);
 	free(tags);
 }
@@ -424,6 +462,15 @@ static char *like_pattern(const char *q)
 }
 
 /* The task's columns start at `first` (after a leading flag column, say). */
+/* Tasks' times come from the API server's clock, so that a create can put
+ * the task, as it will be stored, in its event before the insert runs. */
+static int64_t wall_clock_us(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 static struct task_row row_at(const PGresult *r, int i, int first)
 {
 #define COL(n) (PQgetisnull(r, i, first + n) ? NULL : PQgetvalue(r, i, first + n))

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/uuid.h"
 #include "store/db.h"
 #include "task/task.h"
 
@@ -42,14 +43,25 @@ void tasks_send_get(struct db_conn *conn, const char *user_id, int64_t id);
 /* STORE_OK with the task, or STORE_NOT_FOUND. */
 enum store_result tasks_read_task(PGresult *r, struct task_doc *task);
 
-/* Writes open a transaction and leave it open for the caller to add the
- * event and commit (or to roll back): [BEGIN, INSERT]. */
-void tasks_send_insert_tx(struct db_conn *conn, const char *user_id, const struct task_input *in);
-/* Borrows the round's results. STORE_OK with the task and the event's data
- * (malloc'd). */
-enum store_result tasks_read_created(const PGresult *begin, const PGresult *insert,
-                                     struct task_doc *task, char **event_data);
+/* A new task with its task.created event, as one statement: alone in a
+ * round it commits by itself, or it joins the caller's transaction. The API
+ * server's clock stamps the task, so the event carries the task as stored
+ * (all but its id, which the statement fills in). `out` owns what the
+ * statement points to until tasks_create_free. */
+struct task_create {
+	const char *params[12];
+	char now[24], due[24], event_id[UUID_TEXT_LEN];
+	char *tags, *tags_json, *data;
+	struct db_stmt stmt;
+};
+void tasks_create_stmt(const char *user_id, const struct task_input *in,
+                       const char *correlation_id, struct task_create *out);
+void tasks_create_free(struct task_create *c);
+/* Borrows r. STORE_OK with the task. */
+enum store_result tasks_read_created(const PGresult *r, struct task_doc *task);
 
+/* Other writes open a transaction and leave it open for the caller to add
+ * the event and commit (or to roll back). */
 /* [BEGIN, the task locked as it is, the write]. The write's conditions:
  * expected_version (If-Match; 0 for none) and, for updates, the body's
  * "version" must both match. */

@@ -63,6 +63,8 @@ void task_input_free(struct task_input *in);
 
 /* Renders tags as a PostgreSQL array literal, e.g. {"a","b \"c\""}; the caller frees it. */
 char *task_tags_pg_array(const struct task_input *in);
+/* The same tags as a JSON array; the caller frees it. */
+char *task_tags_json(const struct task_input *in);
 
 enum task_status_filter { STATUS_ALL, STATUS_PENDING, STATUS_COMPLETED };
 

@@ -74,6 +74,38 @@ class EventsTest(H.ApiTestCase):
         self.assertEqual(json.loads(ev[5][4])["changed_fields"], ["description", "priority"])
         self.assertEqual(json.loads(ev[6][4])["task"]["id"], tid)
 
+    def test_a_create_event_carries_every_field_as_answered(self):
+        body = {"title": "  ship \"it\" \u00e9  ", "description": "line\nnext \\ end",
+                "priority": "high", "tags": ["a\"b", "\u00fcber", "back\\slash"],
+                "due_date": "2027-03-08T09:30:00.250-05:00", "completed": True}
+        created = self.call("POST", H.tasks_path(self.uid), body)
+        self.assertStatus(created, 201)
+        self.assertIsNotNone(created.json["completed_at"])
+        self.assertEqual(created.json["created_at"], created.json["updated_at"])
+        ev = events(self.db_name, self.uid)
+        self.assertEqual(json.loads(ev[0][4])["task"], created.json)
+        got = self.call("GET", H.tasks_path(self.uid, created.json["id"]))
+        self.assertEqual(got.json, created.json)
+
+    def test_a_create_whose_event_cannot_be_written_leaves_no_task(self):
+        # The task and its event are one transaction: if the event fails,
+        # the task is not there either.
+        H.psql(self.db_name, f"""
+            create function refuse_event() returns trigger language plpgsql as $$
+            begin raise exception 'refused for the test'; end $$;
+            create trigger refuse_event before insert on event_log for each row
+              when (new.user_id = '{self.uid}') execute function refuse_event();""")
+        try:
+            r = self.call("POST", H.tasks_path(self.uid), {"title": "lost"})
+            self.assertStatus(r, 500)
+            self.assertNotIn(b"refused", r.raw)
+            self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from tasks where user_id = '{self.uid}'"),
+                             [["0"]])
+        finally:
+            H.psql(self.db_name, "drop trigger refuse_event on event_log; drop function refuse_event()")
+        self.assertStatus(self.call("POST", H.tasks_path(self.uid), {"title": "kept"}), 201)
+        self.assertEqual([e[1] for e in events(self.db_name, self.uid)], ["task.created"])
+
     def test_a_refused_change_has_no_event(self):
         t = H.create_task(self.uid, self.token, server=self.server)
         before = len(events(self.db_name, self.uid))
