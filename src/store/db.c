@@ -12,6 +12,12 @@
 #define RECONNECT_DELAY_MS 1000
 #define CONNECT_TIMEOUT_MS 10000 /* libpq's connect_timeout does not apply to PQconnectPoll */
 #define STATEMENT_TIMEOUT  "-c statement_timeout=15000"
+/* The loops' statements are prepared once and run with other values ever
+ * after. PostgreSQL's default re-plans each execution for as long as the
+ * one-off plan looks cheaper, which a few users with many tasks make it do:
+ * measured, the list then re-planned every time and chose a bitmap scan and
+ * a sort over walking the (user_id, created_at, id) index, 30 % slower. */
+#define LOOP_OPTIONS STATEMENT_TIMEOUT " -c plan_cache_mode=force_generic_plan"
 
 enum conn_state {
 	CONN_CONNECTING,
@@ -243,7 +249,7 @@ const char *db_sqlstate(const PGresult *r)
 static void conn_start(struct db_conn *c)
 {
 	const char *keys[] = {"application_name", "options", "dbname", NULL};
-	const char *values[] = {"taskflow", STATEMENT_TIMEOUT, c->db->conninfo, NULL};
+	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, NULL};
 	c->state = CONN_CONNECTING;
 	c->pg = PQconnectStartParams(keys, values, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
