@@ -100,7 +100,11 @@ static int serve(const struct config *cfg)
 	/* Apart from the CPU workers: a slow sidecar must not hold up sign-ins. */
 	if (cfg->use_dapr)
 		app.sidecar = workers_create(SIDECAR_WORKERS);
+	/* A thread per loop (each looks its database host up once per round of
+	 * connects): a name server that hangs delays connections, nothing else. */
+	app.resolver = workers_create(cfg->threads);
 	int rc = server_run(&app);
+	workers_destroy(app.resolver);
 	workers_destroy(app.cpu);
 	if (app.sidecar)
 		workers_destroy(app.sidecar);

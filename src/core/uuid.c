@@ -1,19 +1,36 @@
 #include "core/uuid.h"
 
 #include <sodium.h>
-#include <stdio.h>
 #include <string.h>
+
+/* Drawn from the kernel 512 bytes at a time: one getrandom per UUID was a
+ * system call on every request. Each thread has its own pool, touched by
+ * that thread only. */
+#define POOL_SIZE 512
+static _Thread_local unsigned char pool[POOL_SIZE];
+static _Thread_local size_t pool_used = POOL_SIZE;
 
 void uuid_v4(char out[UUID_TEXT_LEN])
 {
+	static const char hex[] = "0123456789abcdef";
+	if (pool_used + 16 > POOL_SIZE) {
+		randombytes_buf(pool, sizeof pool);
+		pool_used = 0;
+	}
 	unsigned char b[16];
-	randombytes_buf(b, sizeof b);
+	memcpy(b, pool + pool_used, sizeof b);
+	sodium_memzero(pool + pool_used, sizeof b); /* each byte serves once */
+	pool_used += sizeof b;
 	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
-	snprintf(out, UUID_TEXT_LEN,
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-	         b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-	         b[15]);
+	char *p = out;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			*p++ = '-';
+		*p++ = hex[b[i] >> 4];
+		*p++ = hex[b[i] & 0x0f];
+	}
+	*p = '\0';
 }
 
 bool uuid_text_valid(const char *s)

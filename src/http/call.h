@@ -23,10 +23,11 @@
 struct app {
 	const struct config *cfg;
 	struct token_keys keys;
-	struct workers *cpu;     /* password hashing */
-	struct workers *sidecar; /* blocking Dapr state calls; NULL without USE_DAPR */
-	struct bus *bus;         /* for /ready */
-	struct relay *relay;     /* woken by the cron binding */
+	struct workers *cpu;      /* password hashing */
+	struct workers *sidecar;  /* blocking Dapr state calls; NULL without USE_DAPR */
+	struct workers *resolver; /* database host name look-ups */
+	struct bus *bus;          /* for /ready */
+	struct relay *relay;      /* woken by the cron binding */
 };
 
 /* Per event-loop state a call needs; touched only by its loop's thread. */
@@ -36,7 +37,7 @@ struct call_loop {
 	struct hub *hub;                     /* this loop's live sync sockets */
 	struct workers *cpu;                 /* shared CPU workers (password hashing) */
 	struct workers *sidecar;             /* shared workers for Dapr state calls */
-	h2o_multithread_receiver_t cpu_done; /* both pools' results come back here */
+	h2o_multithread_receiver_t cpu_done; /* every pool's results come back here */
 	int pending_jobs;                    /* for graceful shutdown */
 };
 

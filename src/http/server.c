@@ -144,12 +144,14 @@ static void *loop_main(void *arg)
 	const struct config *cfg = l->app->cfg;
 	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
 	int nreads = (cfg->db_read_pool_size + cfg->threads - 1) / cfg->threads;
-	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns, nreads);
+	/* Before anything can submit work whose result comes back here. */
+	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
+	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns, nreads, l->app->resolver,
+	                        &l->calls.cpu_done);
 	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
 	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;
 	l->calls.sidecar = l->app->sidecar;
-	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;
 	l->listener =

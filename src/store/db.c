@@ -1,5 +1,7 @@
 #include "store/db.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +9,10 @@
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/workers.h"
 
 #define STMT_CACHE_SIZE    128
+#define HOSTADDR_MAX       512
 #define RECONNECT_DELAY_MS 1000
 #define CONNECT_TIMEOUT_MS 10000 /* libpq's connect_timeout does not apply to PQconnectPoll */
 #define STATEMENT_TIMEOUT  "-c statement_timeout=15000"
@@ -20,6 +24,7 @@
 #define LOOP_OPTIONS STATEMENT_TIMEOUT " -c plan_cache_mode=force_generic_plan"
 
 enum conn_state {
+	CONN_RESOLVING, /* the host's name is being looked up off the loop */
 	CONN_CONNECTING,
 	CONN_IDLE,   /* ready, not lent */
 	CONN_LENT,   /* lent to a job; `sending` tells whether a statement is out */
@@ -64,6 +69,15 @@ struct db_conn {
 struct db {
 	h2o_loop_t *loop;
 	char *conninfo;
+	/* DATABASE_URL's host list when it names a host (not only addresses or
+	 * socket paths): libpq would look it up, blocking, at every connect. */
+	char *host_names;
+	struct workers *resolver;
+	/* One look-up at a time serves every connection waiting in RESOLVING.
+	 * While it is out, the resolver thread owns `lookup` and `hostaddr`. */
+	struct work lookup;
+	bool looking_up;
+	char hostaddr[HOSTADDR_MAX]; /* empty when the look-up failed */
 	h2o_timeout_t retry_timeout;
 	h2o_timeout_t connect_timeout;
 	struct db_job *wait_head, *wait_tail;
@@ -73,6 +87,11 @@ struct db {
 };
 
 static void conn_start(struct db_conn *c);
+static void conn_connect(struct db_conn *c, const char *hostaddr);
+static void look_up(struct work *w);
+static void on_looked_up(struct work *w);
+static char *host_names_in(const char *conninfo);
+static bool is_address_or_socket(const char *host);
 static void conn_watch(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
 static void conn_poll_connect(struct db_conn *c);
@@ -90,13 +109,17 @@ static void finish_round(struct db_conn *c);
 static void fail_waiting_jobs_if_down(struct db *db);
 static void forget_statements(struct db_conn *c);
 
-struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads)
+struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads,
+                     struct workers *resolver, h2o_multithread_receiver_t *resolved)
 {
 	struct db *db = calloc(1, sizeof *db + (size_t)nconns * sizeof(struct db_conn));
 	if (db == NULL)
 		abort();
 	db->loop = loop;
 	db->conninfo = strdup(conninfo);
+	db->host_names = host_names_in(conninfo);
+	db->resolver = resolver;
+	db->lookup = (struct work){.reply_to = resolved, .run = look_up, .done = on_looked_up};
 	db->nconns = nconns;
 	db->max_reads = max_reads < 1 ? 1 : max_reads;
 	h2o_timeout_init(loop, &db->retry_timeout, RECONNECT_DELAY_MS);
@@ -130,6 +153,7 @@ void db_destroy(struct db *db)
 	h2o_timeout_dispose(db->loop, &db->retry_timeout);
 	h2o_timeout_dispose(db->loop, &db->connect_timeout);
 	free(db->conninfo);
+	free(db->host_names);
 	free(db);
 }
 
@@ -244,12 +268,91 @@ const char *db_sqlstate(const PGresult *r)
 	return s ? s : "";
 }
 
-/* Connection life: CONNECTING -> IDLE <-> LENT, and BROKEN -> CONNECTING
- * after RECONNECT_DELAY_MS whenever anything fails. */
+/* Connection life: [RESOLVING ->] CONNECTING -> IDLE <-> LENT, and BROKEN
+ * -> RESOLVING or CONNECTING after RECONNECT_DELAY_MS whenever anything
+ * fails. The deadline covers the look-up too. */
 static void conn_start(struct db_conn *c)
 {
-	const char *keys[] = {"application_name", "options", "dbname", NULL};
-	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, NULL};
+	h2o_timeout_link(c->db->loop, &c->db->connect_timeout, &c->connect_deadline);
+	if (c->db->host_names == NULL) {
+		conn_connect(c, NULL);
+		return;
+	}
+	c->state = CONN_RESOLVING;
+	if (!c->db->looking_up) { /* else the look-up still out serves this one too */
+		c->db->looking_up = true;
+		workers_submit(c->db->resolver, &c->db->lookup);
+	}
+}
+
+/* A name looked up again at every connect: a database that moves (a
+ * fail-over, a new service address) is found. */
+static void look_up(struct work *w) /* resolver thread */
+{
+	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
+	const char *names = db->host_names;
+	char *out = db->hostaddr;
+	size_t used = 0;
+	out[0] = '\0';
+	for (const char *p = names; *p || p == names;) {
+		size_t len = strcspn(p, ",");
+		char name[256], addr[INET6_ADDRSTRLEN] = "";
+		snprintf(name, sizeof name, "%.*s", (int)len, p);
+		struct addrinfo hints = {.ai_family = AF_UNSPEC,
+		                         .ai_socktype = SOCK_STREAM,
+		                         .ai_flags = AI_ADDRCONFIG},
+		                *res = NULL;
+		if (!is_address_or_socket(name)) {
+			/* The first address only: libpq would try them all. */
+			if (getaddrinfo(name, NULL, &hints, &res) != 0 || res == NULL) {
+				out[0] = '\0';
+				return;
+			}
+			const void *a =
+			    res->ai_family == AF_INET6
+			        ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
+			        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
+			inet_ntop(res->ai_family, a, addr, sizeof addr);
+			freeaddrinfo(res);
+		}
+		/* An empty entry lets libpq use the host as it is (an address or a socket). */
+		int n =
+		    snprintf(out + used, HOSTADDR_MAX - used, "%s%s", p != names ? "," : "", addr);
+		if (n < 0 || (size_t)n >= HOSTADDR_MAX - used) {
+			out[0] = '\0';
+			return;
+		}
+		used += (size_t)n;
+		p += len;
+		if (*p != ',')
+			break;
+		p++;
+	}
+}
+
+/* Connections whose deadline passed meanwhile are BROKEN and left alone. */
+static void on_looked_up(struct work *w)
+{
+	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
+	db->looking_up = false;
+	for (int i = 0; i < db->nconns; i++) {
+		struct db_conn *c = &db->conns[i];
+		if (c->state != CONN_RESOLVING)
+			continue;
+		if (db->hostaddr[0] == '\0')
+			conn_fail(c, "cannot resolve the database host name");
+		else
+			conn_connect(c, db->hostaddr);
+	}
+}
+
+static void conn_connect(struct db_conn *c, const char *hostaddr)
+{
+	/* hostaddr after dbname: it adds to what DATABASE_URL says. */
+	const char *keys[] = {"application_name", "options", "dbname", "hostaddr", NULL};
+	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, hostaddr, NULL};
+	if (hostaddr == NULL)
+		keys[3] = NULL;
 	c->state = CONN_CONNECTING;
 	c->pg = PQconnectStartParams(keys, values, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -257,9 +360,6 @@ static void conn_start(struct db_conn *c)
 		return;
 	}
 	PQsetnonblocking(c->pg, 1);
-	/* A server that accepts but never answers must not hold the requests
-	 * waiting for this connection. */
-	h2o_timeout_link(c->db->loop, &c->db->connect_timeout, &c->connect_deadline);
 	conn_watch(c);
 	/* libpq: act as if PQconnectPoll had asked to write. */
 	if (!h2o_socket_is_writing(c->watch))
@@ -348,7 +448,9 @@ static void on_retry(h2o_timeout_entry_t *entry)
 static void on_connect_deadline(h2o_timeout_entry_t *entry)
 {
 	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, connect_deadline, entry);
-	if (c->state == CONN_CONNECTING)
+	/* A server that accepts but never answers, or a name server that never
+	 * does, must not hold the requests waiting for this connection. */
+	if (c->state == CONN_CONNECTING || c->state == CONN_RESOLVING)
 		conn_fail(c, "timed out connecting to the database");
 }
 
@@ -516,6 +618,41 @@ static void finish_round(struct db_conn *c)
 	for (; i < n; i++) /* the job acted before its last result: a bug, but no leak */
 		PQclear(results[i]);
 	c->delivering = 0;
+}
+
+/* The host list when one of its entries is a name libpq would look up. */
+static char *host_names_in(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	if (opts == NULL)
+		return NULL; /* libpq will say what is wrong with it when connecting */
+	const char *host = "", *hostaddr = "";
+	for (const PQconninfoOption *o = opts; o->keyword; o++) {
+		if (strcmp(o->keyword, "host") == 0 && o->val)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0 && o->val)
+			hostaddr = o->val;
+	}
+	bool names = false;
+	for (const char *p = host; *p && !names && hostaddr[0] == '\0';) {
+		size_t len = strcspn(p, ",");
+		char entry[256];
+		snprintf(entry, sizeof entry, "%.*s", (int)len, p);
+		names = !is_address_or_socket(entry);
+		p += len + (p[len] == ',');
+	}
+	char *list = names ? strdup(host) : NULL;
+	PQconninfoFree(opts);
+	return list;
+}
+
+/* What libpq connects to without a look-up: an empty entry (the default
+ * socket), a socket directory, or a numeric address. */
+static bool is_address_or_socket(const char *host)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	return host[0] == '\0' || host[0] == '/' || host[0] == '@' ||
+	       inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
 }
 
 static void forget_statements(struct db_conn *c)

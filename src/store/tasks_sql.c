@@ -24,6 +24,8 @@
 	                        "due_date") " AS due_us, " US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
 #define TASK_NCOLUMNS 12
 
+/* SQL reads better laid out by hand. */
+/* clang-format off */
 /* A task and its task.created event in one statement. The event's data is
  * the task as stored, but for the id, which only the insert knows. */
 static const char SQL_CREATE[] =
@@ -60,6 +62,8 @@ static const char SQL_UPDATE[] =
                "$15::integer)"
                " AND ($16::integer IS NULL OR version = $16::integer)"
                " RETURNING " TASK_COLUMNS;
+
+/* clang-format on */
 
 static const char SQL_DELETE[] = "DELETE FROM tasks WHERE id = $1 AND user_id = $2"
                                  " AND ($3::integer IS NULL OR version = $3::integer) RETURNING id";
@@ -123,8 +127,8 @@ enum store_result store_check(PGresult *r, const char *what)
 	return res;
 }
 
-void tasks_create_stmt(const char *user_id, const struct task_input *in,
-                       const char *correlation_id, struct task_create *out)
+void tasks_create_stmt(const char *user_id, const struct task_input *in, const char *correlation_id,
+                       struct task_create *out)
 {
 	snprintf(out->now, sizeof out->now, "%lld", (long long)wall_clock_us());
 	snprintf(out->due, sizeof out->due, "%lld", (long long)in->due_date_us);

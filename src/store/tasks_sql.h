@@ -54,8 +54,8 @@ struct task_create {
 	char *tags, *tags_json, *data;
 	struct db_stmt stmt;
 };
-void tasks_create_stmt(const char *user_id, const struct task_input *in,
-                       const char *correlation_id, struct task_create *out);
+void tasks_create_stmt(const char *user_id, const struct task_input *in, const char *correlation_id,
+                       struct task_create *out);
 void tasks_create_free(struct task_create *c);
 /* Borrows r. STORE_OK with the task. */
 enum store_result tasks_read_created(const PGresult *r, struct task_doc *task);

@@ -1,8 +1,10 @@
 """Failures of the database: 503 when it cannot be reached, 500 (without internals) on a bug,
 /ready with pending migrations."""
 
+import os
 import re
 import socket
+import time
 
 import harness as H
 
@@ -125,6 +127,57 @@ class UnavailableTest(FailureBase):
         finally:
             s.stop()
             silent.close()
+        self.assertCleanStop(s)
+
+
+class HostNameTest(FailureBase):
+    """A DATABASE_URL that names its host: libpq would look the name up on the event loop,
+    blocking it. tests/tools/slow_dns.c (preloaded) makes *.slow.test take 2 s to resolve and
+    *.fail.test unknown."""
+
+    def start_with_host(self, host, name):
+        _, db = H.create_db()
+        self.assertEqual(H.migrate(db).returncode, 0)
+        lib = os.path.join(os.path.dirname(os.path.abspath(H.CTX.bin)), "libslow-dns.so")
+        self.assertTrue(os.path.exists(lib), lib)
+        env = H.base_env(db.replace("host=127.0.0.1", f"host={host}"), AUTO_MIGRATE="false",
+                         LD_PRELOAD=lib, SLOW_DNS_MS="2000")
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        began = time.monotonic()
+        s = H.Server(env, name=f"test_failures:{name}").start()
+        return s, time.monotonic() - began
+
+    def test_a_slow_name_server_does_not_stall_the_loops(self):
+        s, took = self.start_with_host("db.slow.test", "slow-dns")
+        try:
+            # Looked up on the loops, 16 connections at 2 s each would keep the server
+            # from answering for half a minute.
+            self.assertLess(took, 5.0)
+            for _ in range(5):
+                t = time.monotonic()
+                self.assertStatus(H.api("GET", "/health", server=s), 200)
+                self.assertLess(time.monotonic() - t, 1.0)
+            uid, token = H.sign_up(server=s)
+            r = H.api("POST", H.tasks_path(uid), {"title": "through a named host"}, token=token,
+                      server=s)
+            self.assertStatus(r, 201)
+        finally:
+            s.stop()
+        self.assertCleanStop(s)
+
+    def test_an_unknown_host_name_gives_503_and_the_log_says_why(self):
+        s, _ = self.start_with_host("db.fail.test", "unknown-host")
+        try:
+            uid = "ext-user-3"
+            t = time.monotonic()
+            r = H.api("GET", H.tasks_path(uid), token=H.make_token(uid, secret=s.secret), server=s,
+                      timeout=20)
+            self.assertError(r, 503, "unavailable")
+            self.assertNoLeak(r, extra=["fail.test"])
+            self.assertLess(time.monotonic() - t, 5.0)
+            self.assertIn("cannot resolve the database host name", s.log_tail(200))
+        finally:
+            s.stop()
         self.assertCleanStop(s)
 
 
