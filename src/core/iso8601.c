@@ -88,19 +88,28 @@ void iso8601_format(int64_t us, char out[ISO8601_LEN])
 		sod += 86400;
 		days--;
 	}
-	int y, m, d;
-	civil_from_days(days, &y, &m, &d);
-	if (y < 0 || y > 9999) { /* outside what four digits can say */
-		snprintf(out, ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
-		         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-		         (int)(rem / 1000));
-		return;
+	/* A list's times fall on a few days: the calendar arithmetic is done
+	 * again only when the day differs from the last one this thread wrote. */
+	static _Thread_local int64_t last_days = INT64_MIN;
+	static _Thread_local char last_date[10];
+	if (days != last_days) {
+		int y, m, d;
+		civil_from_days(days, &y, &m, &d);
+		if (y < 0 || y > 9999) { /* outside what four digits can say */
+			snprintf(out, ISO8601_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, m, d,
+			         (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+			         (int)(rem / 1000));
+			return;
+		}
+		char *q = put_digits(last_date, y, 4);
+		*q++ = '-';
+		q = put_digits(q, m, 2);
+		*q++ = '-';
+		put_digits(q, d, 2);
+		last_days = days;
 	}
-	char *p = put_digits(out, y, 4);
-	*p++ = '-';
-	p = put_digits(p, m, 2);
-	*p++ = '-';
-	p = put_digits(p, d, 2);
+	memcpy(out, last_date, sizeof last_date);
+	char *p = out + sizeof last_date;
 	*p++ = 'T';
 	p = put_digits(p, sod / 3600, 2);
 	*p++ = ':';

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/token_cache.h"
 #include "core/jsonx.h"
 #include "core/log.h"
 
@@ -202,10 +203,14 @@ bool call_authenticate(struct call *c)
 	while (*token == ' ')
 		token++;
 	struct token_claims claims;
-	enum token_status st = token_verify(&c->app->keys, token, time(NULL), &claims);
-	if (st != TOKEN_OK) {
-		call_respond_error(c, 401, "unauthorized", token_status_text(st), NULL);
-		return false;
+	int64_t now = time(NULL);
+	if (!token_cache_get(c->loop->tokens, token, now, &claims)) {
+		enum token_status st = token_verify(&c->app->keys, token, now, &claims);
+		if (st != TOKEN_OK) {
+			call_respond_error(c, 401, "unauthorized", token_status_text(st), NULL);
+			return false;
+		}
+		token_cache_put(c->loop->tokens, token, &claims);
 	}
 	if (c->route.user_id[0] && strcmp(c->route.user_id, claims.sub) != 0) {
 		call_respond_error(c, 403, "forbidden", "the token belongs to another user", NULL);

@@ -37,6 +37,7 @@ struct call_loop {
 	struct hub *hub;                     /* this loop's live sync sockets */
 	struct workers *cpu;                 /* shared CPU workers (password hashing) */
 	struct workers *sidecar;             /* shared workers for Dapr state calls */
+	struct token_cache *tokens;          /* tokens this loop verified */
 	h2o_multithread_receiver_t cpu_done; /* every pool's results come back here */
 	int pending_jobs;                    /* for graceful shutdown */
 };

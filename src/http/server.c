@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "auth/token_cache.h"
 #include "core/log.h"
 #include "core/uuid.h"
 #include "http/frontend.h"
@@ -152,6 +153,7 @@ static void *loop_main(void *arg)
 	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;
 	l->calls.sidecar = l->app->sidecar;
+	l->calls.tokens = token_cache_create();
 	l->accept_ctx.ctx = &l->ctx;
 	l->accept_ctx.hosts = l->ctx.globalconf->hosts;
 	l->listener =

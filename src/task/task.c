@@ -403,7 +403,15 @@ static bool parse_int(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/* PostgreSQL's integer text, read by hand: strtoll, locale-aware, was 6 %
+ * of a task list's CPU. */
 static int64_t int_or_zero(const char *s)
 {
-	return s ? strtoll(s, NULL, 10) : 0;
+	if (s == NULL)
+		return 0;
+	bool negative = *s == '-';
+	uint64_t v = 0;
+	for (s += negative; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	return negative ? (int64_t)(0 - v) : (int64_t)v;
 }

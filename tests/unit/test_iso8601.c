@@ -198,6 +198,21 @@ static void test_format_before_1970(void **state)
 	assert_format(INT64_C(-2203891200) * US_PER_S, "1900-03-01T00:00:00.000Z");
 }
 
+/* The date of the day written last is reused: going back and forth between
+ * days, and times within one, must never show a stale date. */
+static void test_format_alternating_days(void **state)
+{
+	(void)state;
+	int64_t a = INT64_C(1710506096) * US_PER_S, b = a + 86400 * US_PER_S;
+	for (int i = 0; i < 3; i++) {
+		assert_format(a, "2024-03-15T12:34:56.000Z");
+		assert_format(a + 3600 * US_PER_S, "2024-03-15T13:34:56.000Z");
+		assert_format(b, "2024-03-16T12:34:56.000Z");
+		assert_format(-1, "1969-12-31T23:59:59.999Z");
+		assert_format(b + 12 * 3600 * US_PER_S, "2024-03-17T00:34:56.000Z");
+	}
+}
+
 static void test_round_trip(void **state)
 {
 	(void)state;
@@ -240,6 +255,7 @@ int main(void)
 	    cmocka_unit_test(test_parse_year_range),
 	    cmocka_unit_test(test_format_utc_milliseconds),
 	    cmocka_unit_test(test_format_before_1970),
+	    cmocka_unit_test(test_format_alternating_days),
 	    cmocka_unit_test(test_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
