@@ -159,7 +159,6 @@ static int publish_batch(struct relay *r)
 		return 0;
 	}
 	struct bus_event *events = calloc((size_t)n, sizeof *events);
-	int built = 0;
 	for (int i = 0; i < n; i++) {
 		struct event_record e = {
 		    .event_id = PQgetvalue(res, i, 1),
@@ -174,27 +173,20 @@ static int publish_batch(struct relay *r)
 		};
 		size_t len;
 		char *ce = event_cloudevent(&e, &len);
-		if (ce == NULL) { /* cannot happen for jsonb data; stop before it to keep order */
-			log_fields(LOG_ERROR,
-			           "cannot build the CloudEvent of an event; the outbox waits",
-			           "s:event_id", e.event_id, NULL);
-			break;
-		}
 		events[i] = (struct bus_event){.log_id = strtoll(PQgetvalue(res, i, 0), NULL, 10),
 		                               .event_id = e.event_id,
 		                               .user_id = e.user_id,
 		                               .cloudevent = ce,
 		                               .len = len};
-		built++;
 	}
 	char err[256] = "";
-	int acked = built ? r->bus->publish(r->bus, events, built, err, sizeof err) : 0;
+	int acked = r->bus->publish(r->bus, events, n, err, sizeof err);
 	bool marked = acked == 0 || mark_published(r, events, acked);
-	if (acked < built)
+	if (acked < n)
 		log_fields(LOG_WARN, "bus did not acknowledge an event; retrying", "s:bus",
 		           r->bus->name, "s:event_id", events[acked].event_id, "s:error", err,
 		           NULL);
-	for (int i = 0; i < built; i++)
+	for (int i = 0; i < n; i++)
 		free((char *)events[i].cloudevent);
 	free(events);
 	PQclear(res);

@@ -39,7 +39,7 @@ struct event_record {
 };
 
 /* The structured-mode CloudEvent (application/cloudevents+json); malloc'd.
- * NULL when `data` is not valid JSON. */
+ * `data` must be a JSON object, as the event log's jsonb column hands out. */
 char *event_cloudevent(const struct event_record *e, size_t *len);
 
 #endif
