@@ -30,7 +30,7 @@ struct task_job {
 	char request_hash[65];
 	enum event_type event; /* of a write, once its outcome is known */
 	bool append_in_commit; /* the commit round: [append event], COMMIT, [NOTIFY] */
-	bool notify_in_commit; /* ... or the create round: create, [NOTIFY] */
+	bool notify_in_commit;
 	/* With USE_DAPR the key's record lives in the sidecar's state store
 	 * (worker threads reach it): reserved before the task is written, and
 	 * completed with the response after. */
@@ -43,7 +43,9 @@ struct task_job {
 };
 
 /* Every write commits with its event (docs/events.md):
- *   create:  [create task and event, NOTIFY when due] (one transaction)
+ *   create:  [create task and event] (one statement, its own transaction; the
+ *            relay's wake-up follows from the loop's outbox waker, since a
+ *            NOTIFY inside the transaction would serialize its commit)
  *   with an Idempotency-Key: [find key] -> [BEGIN, create task and event] ->
  *            [save key] -> [COMMIT], or, when a concurrent request saved
  *            the key first, [ROLLBACK] -> [find key] -> replay
@@ -222,40 +224,26 @@ static void send_create(struct task_job *job, struct db_conn *conn)
 {
 	struct task_create create;
 	tasks_create_stmt(job->user_id, &job->input, job->base.correlation_id, &create);
-	struct db_stmt round[2];
-	int n = 0;
-	job->notify_in_commit = false;
-	if (keyed_in_database(job)) {
-		round[n++] = (struct db_stmt){"BEGIN", 0, NULL};
-		round[n++] = create.stmt;
-	} else {
-		round[n++] = create.stmt;
-		job->notify_in_commit = outbox_waker_take(job->base.loop->waker);
-		if (job->notify_in_commit)
-			round[n++] = OUTBOX_NOTIFY;
-	}
 	job->base.step = STEP_WRITE;
-	db_send_many(conn, n, round);
+	if (keyed_in_database(job)) {
+		const struct db_stmt round[] = {{"BEGIN", 0, NULL}, create.stmt};
+		db_send_many(conn, 2, round);
+	} else {
+		db_send_many(conn, 1, &create.stmt);
+	}
 	tasks_create_free(&create);
 }
 
-/* The create round; without a key it was the whole transaction, and its
- * NOTIFY (when sent) shared its fate. */
+/* The create round; without a key it was the whole transaction. */
 static enum store_result read_create(struct task_job *job, PGresult *last, struct task_doc *task)
 {
-	struct call_job *base = &job->base;
-	enum store_result res;
 	bool keyed = keyed_in_database(job);
-	const PGresult *created = job->notify_in_commit ? base->round[0] : last;
-	res = keyed ? store_status(base->round[0], "begin") : STORE_OK;
+	enum store_result res = keyed ? store_status(job->base.round[0], "begin") : STORE_OK;
 	if (res == STORE_OK)
-		res = tasks_read_created(created, task);
-	if (res == STORE_OK && job->notify_in_commit &&
-	    (res = store_status(last, "notify")) != STORE_OK)
-		task_doc_free(task);
+		res = tasks_read_created(last, task);
 	PQclear(last);
-	if (res == STORE_OK && !keyed_in_database(job) && !job->notify_in_commit)
-		outbox_waker_committed(base->loop->waker);
+	if (res == STORE_OK && !keyed)
+		outbox_waker_committed(job->base.loop->waker);
 	return res;
 }
 
