@@ -71,7 +71,8 @@ void jsonx_append_string(struct strbuf *b, const char *s)
 	static const char hex[] = "0123456789abcdef";
 	strbuf_append_len(b, "\"", 1);
 	const char *run = s;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	const unsigned char *p = (const unsigned char *)s;
+	for (; *p; p++) {
 		if (*p >= 0x20 && *p != '"' && *p != '\\')
 			continue;
 		strbuf_append_len(b, run, (size_t)((const char *)p - run));
@@ -85,6 +86,6 @@ void jsonx_append_string(struct strbuf *b, const char *s)
 		strbuf_append_len(b, esc, n);
 		run = (const char *)p + 1;
 	}
-	strbuf_append(b, run);
+	strbuf_append_len(b, run, (size_t)((const char *)p - run));
 	strbuf_append_len(b, "\"", 1);
 }

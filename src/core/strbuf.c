@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void reserve(struct strbuf *b, size_t extra)
+void strbuf_reserve(struct strbuf *b, size_t extra)
 {
 	if (b->len + extra + 1 <= b->cap)
 		return;
@@ -18,30 +18,17 @@ static void reserve(struct strbuf *b, size_t extra)
 	b->cap = cap;
 }
 
-void strbuf_append_len(struct strbuf *b, const char *s, size_t n)
-{
-	reserve(b, n);
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-void strbuf_append(struct strbuf *b, const char *s)
-{
-	strbuf_append_len(b, s, strlen(s));
-}
-
 void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	reserve(b, 64);
+	strbuf_reserve(b, 64);
 	va_start(ap, fmt);
 	int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		abort();
 	if ((size_t)n >= b->cap - b->len) {
-		reserve(b, (size_t)n);
+		strbuf_reserve(b, (size_t)n);
 		va_start(ap, fmt);
 		vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
 		va_end(ap);
@@ -52,7 +39,7 @@ void strbuf_printf(struct strbuf *b, const char *fmt, ...)
 char *strbuf_steal(struct strbuf *b)
 {
 	if (b->data == NULL)
-		reserve(b, 0), b->data[0] = '\0';
+		strbuf_reserve(b, 0), b->data[0] = '\0';
 	char *s = b->data;
 	*b = (struct strbuf){0};
 	return s;

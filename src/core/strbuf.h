@@ -5,6 +5,7 @@
 #define TASKFLOW_CORE_STRBUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 struct strbuf {
 	char *data;
@@ -12,8 +13,24 @@ struct strbuf {
 	size_t cap;
 };
 
-void strbuf_append(struct strbuf *b, const char *s);
-void strbuf_append_len(struct strbuf *b, const char *s, size_t n);
+/* Makes room for `extra` more bytes (and the NUL). */
+void strbuf_reserve(struct strbuf *b, size_t extra);
+
+/* Inline: task lists append a few thousand small pieces per response. */
+static inline void strbuf_append_len(struct strbuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap)
+		strbuf_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+static inline void strbuf_append(struct strbuf *b, const char *s)
+{
+	strbuf_append_len(b, s, strlen(s));
+}
+
 void strbuf_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *strbuf_steal(struct strbuf *b);
 void strbuf_free(struct strbuf *b);

@@ -367,6 +367,7 @@ enum store_result tasks_read_list(PGresult *r, const struct task_list_query *q, 
 	int rows = PQntuples(r);
 	int shown = rows > q->limit ? q->limit : rows;
 	struct strbuf out = {0};
+	strbuf_reserve(&out, (size_t)shown * 512 + 64); /* a typical task renders in 300-400 */
 	strbuf_append(&out, "{\"items\":[");
 	for (int i = 0; i < shown; i++) {
 		if (i)
