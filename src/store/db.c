@@ -11,11 +11,12 @@
 #include "core/log.h"
 #include "core/workers.h"
 
-#define STMT_CACHE_SIZE    128
-#define HOSTADDR_MAX       512
-#define RECONNECT_DELAY_MS 1000
-#define CONNECT_TIMEOUT_MS 10000 /* libpq's connect_timeout does not apply to PQconnectPoll */
-#define STATEMENT_TIMEOUT  "-c statement_timeout=15000"
+#define STMT_CACHE_SIZE        128
+#define HOSTADDR_MAX           1024
+#define MAX_ADDRESSES_PER_NAME 8
+#define RECONNECT_DELAY_MS     1000
+#define CONNECT_TIMEOUT_MS     10000 /* libpq's connect_timeout does not apply to PQconnectPoll */
+#define STATEMENT_TIMEOUT      "-c statement_timeout=15000"
 /* The loops' statements are prepared once and run with other values ever
  * after. PostgreSQL's default re-plans each execution for as long as the
  * one-off plan looks cheaper, which a few users with many tasks make it do:
@@ -73,11 +74,14 @@ struct db {
 	 * socket paths): libpq would look it up, blocking, at every connect. */
 	char *host_names;
 	struct workers *resolver;
+	bool port_per_host; /* DATABASE_URL lists ports: one address per name */
 	/* One look-up at a time serves every connection waiting in RESOLVING.
-	 * While it is out, the resolver thread owns `lookup` and `hostaddr`. */
+	 * While it is out, the resolver thread owns `lookup`, `hosts` and
+	 * `hostaddr`: the host list with a name repeated for each of its
+	 * addresses, and those addresses (hosts is empty when it failed). */
 	struct work lookup;
 	bool looking_up;
-	char hostaddr[HOSTADDR_MAX]; /* empty when the look-up failed */
+	char hosts[HOSTADDR_MAX], hostaddr[HOSTADDR_MAX];
 	h2o_timeout_t retry_timeout;
 	h2o_timeout_t connect_timeout;
 	struct db_job *wait_head, *wait_tail;
@@ -87,10 +91,11 @@ struct db {
 };
 
 static void conn_start(struct db_conn *c);
-static void conn_connect(struct db_conn *c, const char *hostaddr);
+static void conn_connect(struct db_conn *c, const char *host, const char *hostaddr);
+static bool append_entry(char *list, size_t *used, const char *entry, int index);
 static void look_up(struct work *w);
 static void on_looked_up(struct work *w);
-static char *host_names_in(const char *conninfo);
+static char *host_names_in(const char *conninfo, bool *port_per_host);
 static bool is_address_or_socket(const char *host);
 static void conn_watch(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
@@ -117,7 +122,7 @@ struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max
 		abort();
 	db->loop = loop;
 	db->conninfo = strdup(conninfo);
-	db->host_names = host_names_in(conninfo);
+	db->host_names = host_names_in(conninfo, &db->port_per_host);
 	db->resolver = resolver;
 	db->lookup = (struct work){.reply_to = resolved, .run = look_up, .done = on_looked_up};
 	db->nconns = nconns;
@@ -275,7 +280,7 @@ static void conn_start(struct db_conn *c)
 {
 	h2o_timeout_link(c->db->loop, &c->db->connect_timeout, &c->connect_deadline);
 	if (c->db->host_names == NULL) {
-		conn_connect(c, NULL);
+		conn_connect(c, NULL, NULL);
 		return;
 	}
 	c->state = CONN_RESOLVING;
@@ -286,48 +291,67 @@ static void conn_start(struct db_conn *c)
 }
 
 /* A name looked up again at every connect: a database that moves (a
- * fail-over, a new service address) is found. */
+ * fail-over, a new service address) is found. Each of its addresses becomes
+ * a host of its own, tried in order, as libpq tries a name's addresses. */
 static void look_up(struct work *w) /* resolver thread */
 {
 	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
-	const char *names = db->host_names;
-	char *out = db->hostaddr;
-	size_t used = 0;
-	out[0] = '\0';
-	for (const char *p = names; *p || p == names;) {
+	size_t hosts_used = 0, addrs_used = 0;
+	int entries = 0;
+	bool ok = true;
+	db->hosts[0] = db->hostaddr[0] = '\0';
+	for (const char *p = db->host_names; ok;) {
 		size_t len = strcspn(p, ",");
-		char name[256], addr[INET6_ADDRSTRLEN] = "";
+		char name[256];
 		snprintf(name, sizeof name, "%.*s", (int)len, p);
-		struct addrinfo hints = {.ai_family = AF_UNSPEC,
-		                         .ai_socktype = SOCK_STREAM,
-		                         .ai_flags = AI_ADDRCONFIG},
-		                *res = NULL;
-		if (!is_address_or_socket(name)) {
-			/* The first address only: libpq would try them all. */
-			if (getaddrinfo(name, NULL, &hints, &res) != 0 || res == NULL) {
-				out[0] = '\0';
-				return;
+		if (is_address_or_socket(name)) { /* an empty hostaddr: libpq uses the host */
+			ok = append_entry(db->hosts, &hosts_used, name, entries) &&
+			     append_entry(db->hostaddr, &addrs_used, "", entries);
+			entries++;
+		} else {
+			struct addrinfo hints = {.ai_family = AF_UNSPEC,
+			                         .ai_socktype = SOCK_STREAM};
+			struct addrinfo *res = NULL;
+			ok = getaddrinfo(name, NULL, &hints, &res) == 0;
+			int taken = 0;
+			for (const struct addrinfo *ai = ok ? res : NULL; ai && ok;
+			     ai = ai->ai_next) {
+				char addr[INET6_ADDRSTRLEN];
+				const void *bytes =
+				    ai->ai_family == AF_INET6
+				        ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)
+				              ->sin6_addr
+				        : (const void *)&((struct sockaddr_in *)ai->ai_addr)
+				              ->sin_addr;
+				if (inet_ntop(ai->ai_family, bytes, addr, sizeof addr) == NULL)
+					continue;
+				ok = append_entry(db->hosts, &hosts_used, name, entries) &&
+				     append_entry(db->hostaddr, &addrs_used, addr, entries);
+				entries++;
+				/* With a port per host, the lists must keep their length. */
+				if (++taken == (db->port_per_host ? 1 : MAX_ADDRESSES_PER_NAME))
+					break;
 			}
-			const void *a =
-			    res->ai_family == AF_INET6
-			        ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
-			        : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
-			inet_ntop(res->ai_family, a, addr, sizeof addr);
-			freeaddrinfo(res);
+			ok = ok && taken > 0;
+			if (res)
+				freeaddrinfo(res);
 		}
-		/* An empty entry lets libpq use the host as it is (an address or a socket). */
-		int n =
-		    snprintf(out + used, HOSTADDR_MAX - used, "%s%s", p != names ? "," : "", addr);
-		if (n < 0 || (size_t)n >= HOSTADDR_MAX - used) {
-			out[0] = '\0';
-			return;
-		}
-		used += (size_t)n;
-		p += len;
-		if (*p != ',')
+		if (p[len] != ',')
 			break;
-		p++;
+		p += len + 1;
 	}
+	if (!ok)
+		db->hostaddr[0] = db->hosts[0] = '\0';
+}
+
+/* Adds one entry to a comma-separated list; false when it does not fit. */
+static bool append_entry(char *list, size_t *used, const char *entry, int index)
+{
+	int n = snprintf(list + *used, HOSTADDR_MAX - *used, "%s%s", index ? "," : "", entry);
+	if (n < 0 || (size_t)n >= HOSTADDR_MAX - *used)
+		return false;
+	*used += (size_t)n;
+	return true;
 }
 
 /* Connections whose deadline passed meanwhile are BROKEN and left alone. */
@@ -339,19 +363,20 @@ static void on_looked_up(struct work *w)
 		struct db_conn *c = &db->conns[i];
 		if (c->state != CONN_RESOLVING)
 			continue;
-		if (db->hostaddr[0] == '\0')
+		if (db->hosts[0] == '\0')
 			conn_fail(c, "cannot resolve the database host name");
 		else
-			conn_connect(c, db->hostaddr);
+			conn_connect(c, db->hosts, db->hostaddr);
 	}
 }
 
-static void conn_connect(struct db_conn *c, const char *hostaddr)
+/* `host` and `hostaddr`: the looked-up lists, or NULL for DATABASE_URL's own. */
+static void conn_connect(struct db_conn *c, const char *host, const char *hostaddr)
 {
-	/* hostaddr after dbname: it adds to what DATABASE_URL says. */
-	const char *keys[] = {"application_name", "options", "dbname", "hostaddr", NULL};
-	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, hostaddr, NULL};
-	if (hostaddr == NULL)
+	/* After dbname: they take the place of what DATABASE_URL says. */
+	const char *keys[] = {"application_name", "options", "dbname", "host", "hostaddr", NULL};
+	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, host, hostaddr, NULL};
+	if (host == NULL)
 		keys[3] = NULL;
 	c->state = CONN_CONNECTING;
 	c->pg = PQconnectStartParams(keys, values, 1);
@@ -621,7 +646,7 @@ static void finish_round(struct db_conn *c)
 }
 
 /* The host list when one of its entries is a name libpq would look up. */
-static char *host_names_in(const char *conninfo)
+static char *host_names_in(const char *conninfo, bool *port_per_host)
 {
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
 	if (opts == NULL)
@@ -632,6 +657,8 @@ static char *host_names_in(const char *conninfo)
 			host = o->val;
 		else if (strcmp(o->keyword, "hostaddr") == 0 && o->val)
 			hostaddr = o->val;
+		else if (strcmp(o->keyword, "port") == 0 && o->val)
+			*port_per_host = strchr(o->val, ',') != NULL;
 	}
 	bool names = false;
 	for (const char *p = host; *p && !names && hostaddr[0] == '\0';) {

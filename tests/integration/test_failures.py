@@ -165,6 +165,20 @@ class HostNameTest(FailureBase):
             s.stop()
         self.assertCleanStop(s)
 
+    def test_every_address_of_a_name_is_tried(self):
+        # db.two.test: 127.0.0.2 first, where nothing listens, then 127.0.0.1.
+        s, _ = self.start_with_host("db.two.test", "two-addresses")
+        try:
+            uid, token = H.sign_up(server=s)
+            r = H.api("POST", H.tasks_path(uid), {"title": "second address"}, token=token,
+                      server=s)
+            self.assertStatus(r, 201)
+            r = H.api("GET", "/ready", server=s)
+            self.assertStatus(r, 200)
+        finally:
+            s.stop()
+        self.assertCleanStop(s)
+
     def test_an_unknown_host_name_gives_503_and_the_log_says_why(self):
         s, _ = self.start_with_host("db.fail.test", "unknown-host")
         try:

@@ -4,7 +4,9 @@
  *
  * getaddrinfo() of a name ending in ".slow.test" sleeps SLOW_DNS_MS
  * milliseconds (default 2000), then answers as for 127.0.0.1; a name ending
- * in ".fail.test" is not found; every other call goes to the C library. */
+ * in ".two.test" has two addresses, 127.0.0.2 (where nothing listens) first
+ * and 127.0.0.1; a name ending in ".fail.test" is not found; every other
+ * call goes to the C library. */
 #include <dlfcn.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -26,6 +28,22 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
 	getaddrinfo_fn real = (getaddrinfo_fn)dlsym(RTLD_NEXT, "getaddrinfo");
 	if (node && ends_with(node, ".fail.test"))
 		return EAI_NONAME;
+	if (node && ends_with(node, ".two.test")) {
+		struct addrinfo *first = NULL, *second = NULL;
+		int rc = real("127.0.0.2", service, hints, &first);
+		if (rc != 0)
+			return rc;
+		if ((rc = real("127.0.0.1", service, hints, &second)) != 0) {
+			freeaddrinfo(first);
+			return rc;
+		}
+		struct addrinfo *last = first;
+		while (last->ai_next)
+			last = last->ai_next;
+		last->ai_next = second; /* glibc frees a list node by node */
+		*res = first;
+		return 0;
+	}
 	if (node && ends_with(node, ".slow.test")) {
 		const char *ms = getenv("SLOW_DNS_MS");
 		long delay = ms ? atol(ms) : 2000;
