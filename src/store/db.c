@@ -67,21 +67,29 @@ struct db_conn {
 	h2o_timeout_entry_t connect_deadline;
 };
 
+/* What a look-up found: each address of each name as a host of its own (the
+ * name repeated, the address in hostaddr, the name's port repeated when
+ * there is a port per host), in order; hosts is empty when none was found. */
+struct found_hosts {
+	char hosts[HOSTADDR_MAX], hostaddr[HOSTADDR_MAX], ports[HOSTADDR_MAX];
+	size_t hosts_len, hostaddr_len, ports_len;
+	int count;
+	char error[320]; /* why a name was not found */
+};
+
 struct db {
 	h2o_loop_t *loop;
 	char *conninfo;
 	/* DATABASE_URL's host list when it names a host (not only addresses or
 	 * socket paths): libpq would look it up, blocking, at every connect. */
 	char *host_names;
+	char *port_names; /* its port list, when it gives one per host; else NULL */
 	struct workers *resolver;
-	bool port_per_host; /* DATABASE_URL lists ports: one address per name */
 	/* One look-up at a time serves every connection waiting in RESOLVING.
-	 * While it is out, the resolver thread owns `lookup`, `hosts` and
-	 * `hostaddr`: the host list with a name repeated for each of its
-	 * addresses, and those addresses (hosts is empty when it failed). */
+	 * While it is out, the resolver thread owns `lookup` and `found`. */
 	struct work lookup;
 	bool looking_up;
-	char hosts[HOSTADDR_MAX], hostaddr[HOSTADDR_MAX];
+	struct found_hosts found;
 	h2o_timeout_t retry_timeout;
 	h2o_timeout_t connect_timeout;
 	struct db_job *wait_head, *wait_tail;
@@ -91,11 +99,14 @@ struct db {
 };
 
 static void conn_start(struct db_conn *c);
-static void conn_connect(struct db_conn *c, const char *host, const char *hostaddr);
-static bool append_entry(char *list, size_t *used, const char *entry, int index);
+static void conn_connect(struct db_conn *c, const struct found_hosts *found);
 static void look_up(struct work *w);
 static void on_looked_up(struct work *w);
-static char *host_names_in(const char *conninfo, bool *port_per_host);
+static char *host_names_in(const char *conninfo, char **port_names);
+static bool add_found(struct found_hosts *f, const char *host, const char *addr, const char *port);
+static void list_append(char *list, size_t *len, const char *entry, bool comma);
+static int list_count(const char *list);
+static void list_entry(const char *list, int index, char *out, size_t cap);
 static bool is_address_or_socket(const char *host);
 static void conn_watch(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
@@ -122,7 +133,7 @@ struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max
 		abort();
 	db->loop = loop;
 	db->conninfo = strdup(conninfo);
-	db->host_names = host_names_in(conninfo, &db->port_per_host);
+	db->host_names = host_names_in(conninfo, &db->port_names);
 	db->resolver = resolver;
 	db->lookup = (struct work){.reply_to = resolved, .run = look_up, .done = on_looked_up};
 	db->nconns = nconns;
@@ -159,6 +170,7 @@ void db_destroy(struct db *db)
 	h2o_timeout_dispose(db->loop, &db->connect_timeout);
 	free(db->conninfo);
 	free(db->host_names);
+	free(db->port_names);
 	free(db);
 }
 
@@ -280,7 +292,7 @@ static void conn_start(struct db_conn *c)
 {
 	h2o_timeout_link(c->db->loop, &c->db->connect_timeout, &c->connect_deadline);
 	if (c->db->host_names == NULL) {
-		conn_connect(c, NULL, NULL);
+		conn_connect(c, NULL);
 		return;
 	}
 	c->state = CONN_RESOLVING;
@@ -291,93 +303,128 @@ static void conn_start(struct db_conn *c)
 }
 
 /* A name looked up again at every connect: a database that moves (a
- * fail-over, a new service address) is found. Each of its addresses becomes
- * a host of its own, tried in order, as libpq tries a name's addresses. */
+ * fail-over, a new service address) is found. Like libpq, every address of a
+ * name is tried in turn, and a name that is not found is skipped. */
 static void look_up(struct work *w) /* resolver thread */
 {
 	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
-	size_t hosts_used = 0, addrs_used = 0;
-	int entries = 0;
-	bool ok = true;
-	db->hosts[0] = db->hostaddr[0] = '\0';
-	for (const char *p = db->host_names; ok;) {
-		size_t len = strcspn(p, ",");
-		char name[256];
-		snprintf(name, sizeof name, "%.*s", (int)len, p);
+	struct found_hosts *f = &db->found;
+	*f = (struct found_hosts){0};
+	bool room = true;
+	for (int i = 0; i < list_count(db->host_names) && room; i++) {
+		char name[256], port[32] = "";
+		list_entry(db->host_names, i, name, sizeof name);
+		if (db->port_names)
+			list_entry(db->port_names, i, port, sizeof port);
 		if (is_address_or_socket(name)) { /* an empty hostaddr: libpq uses the host */
-			ok = append_entry(db->hosts, &hosts_used, name, entries) &&
-			     append_entry(db->hostaddr, &addrs_used, "", entries);
-			entries++;
-		} else {
-			struct addrinfo hints = {.ai_family = AF_UNSPEC,
-			                         .ai_socktype = SOCK_STREAM};
-			struct addrinfo *res = NULL;
-			ok = getaddrinfo(name, NULL, &hints, &res) == 0;
-			int taken = 0;
-			for (const struct addrinfo *ai = ok ? res : NULL; ai && ok;
-			     ai = ai->ai_next) {
-				char addr[INET6_ADDRSTRLEN];
-				const void *bytes =
-				    ai->ai_family == AF_INET6
-				        ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)
-				              ->sin6_addr
-				        : (const void *)&((struct sockaddr_in *)ai->ai_addr)
-				              ->sin_addr;
-				if (inet_ntop(ai->ai_family, bytes, addr, sizeof addr) == NULL)
-					continue;
-				ok = append_entry(db->hosts, &hosts_used, name, entries) &&
-				     append_entry(db->hostaddr, &addrs_used, addr, entries);
-				entries++;
-				/* With a port per host, the lists must keep their length. */
-				if (++taken == (db->port_per_host ? 1 : MAX_ADDRESSES_PER_NAME))
-					break;
-			}
-			ok = ok && taken > 0;
-			if (res)
-				freeaddrinfo(res);
+			room = add_found(f, name, "", port);
+			continue;
 		}
-		if (p[len] != ',')
-			break;
-		p += len + 1;
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+		struct addrinfo *res = NULL;
+		int rc = getaddrinfo(name, NULL, &hints, &res);
+		if (rc != 0) {
+			snprintf(f->error, sizeof f->error, "%s: %s", name, gai_strerror(rc));
+			continue;
+		}
+		int taken = 0;
+		for (const struct addrinfo *ai = res; ai && room && taken < MAX_ADDRESSES_PER_NAME;
+		     ai = ai->ai_next) {
+			char addr[INET6_ADDRSTRLEN];
+			const void *bytes =
+			    ai->ai_family == AF_INET6
+			        ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+			        : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+			if (inet_ntop(ai->ai_family, bytes, addr, sizeof addr) != NULL) {
+				room = add_found(f, name, addr, port);
+				taken++;
+			}
+		}
+		freeaddrinfo(res);
 	}
-	if (!ok)
-		db->hostaddr[0] = db->hosts[0] = '\0';
 }
 
-/* Adds one entry to a comma-separated list; false when it does not fit. */
-static bool append_entry(char *list, size_t *used, const char *entry, int index)
+/* Adds a host to all three lists, or to none when they are full. */
+static bool add_found(struct found_hosts *f, const char *host, const char *addr, const char *port)
 {
-	int n = snprintf(list + *used, HOSTADDR_MAX - *used, "%s%s", index ? "," : "", entry);
-	if (n < 0 || (size_t)n >= HOSTADDR_MAX - *used)
+	size_t comma = f->count > 0;
+	if (f->hosts_len + comma + strlen(host) >= HOSTADDR_MAX ||
+	    f->hostaddr_len + comma + strlen(addr) >= HOSTADDR_MAX ||
+	    f->ports_len + comma + strlen(port) >= HOSTADDR_MAX)
 		return false;
-	*used += (size_t)n;
+	list_append(f->hosts, &f->hosts_len, host, comma);
+	list_append(f->hostaddr, &f->hostaddr_len, addr, comma);
+	list_append(f->ports, &f->ports_len, port, comma);
+	f->count++;
 	return true;
+}
+
+/* The caller made room. */
+static void list_append(char *list, size_t *len, const char *entry, bool comma)
+{
+	if (comma)
+		list[(*len)++] = ',';
+	size_t n = strlen(entry);
+	memcpy(list + *len, entry, n + 1);
+	*len += n;
+}
+
+/* Entries of a comma-separated list. */
+static int list_count(const char *list)
+{
+	int n = 1;
+	for (const char *p = list; *p; p++)
+		n += *p == ',';
+	return n;
+}
+
+static void list_entry(const char *list, int index, char *out, size_t cap)
+{
+	const char *p = list;
+	for (int i = 0; i < index && p; i++) {
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	size_t len = p ? strcspn(p, ",") : 0;
+	snprintf(out, cap, "%.*s", (int)len, p ? p : "");
 }
 
 /* Connections whose deadline passed meanwhile are BROKEN and left alone. */
 static void on_looked_up(struct work *w)
 {
 	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
+	const struct found_hosts *f = &db->found;
 	db->looking_up = false;
+	char why[400];
+	snprintf(why, sizeof why, "cannot resolve the database host name (%s)",
+	         f->error[0] ? f->error : "no address");
 	for (int i = 0; i < db->nconns; i++) {
 		struct db_conn *c = &db->conns[i];
 		if (c->state != CONN_RESOLVING)
 			continue;
-		if (db->hosts[0] == '\0')
-			conn_fail(c, "cannot resolve the database host name");
+		if (f->count == 0)
+			conn_fail(c, why);
 		else
-			conn_connect(c, db->hosts, db->hostaddr);
+			conn_connect(c, f);
 	}
 }
 
-/* `host` and `hostaddr`: the looked-up lists, or NULL for DATABASE_URL's own. */
-static void conn_connect(struct db_conn *c, const char *host, const char *hostaddr)
+/* `found`: what a look-up found, or NULL for DATABASE_URL as it is. */
+static void conn_connect(struct db_conn *c, const struct found_hosts *found)
 {
 	/* After dbname: they take the place of what DATABASE_URL says. */
-	const char *keys[] = {"application_name", "options", "dbname", "host", "hostaddr", NULL};
-	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, host, hostaddr, NULL};
-	if (host == NULL)
+	const char *keys[] = {"application_name", "options", "dbname", "host",
+	                      "hostaddr",         "port",    NULL};
+	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, NULL, NULL, NULL, NULL};
+	if (found == NULL) {
 		keys[3] = NULL;
+	} else {
+		values[3] = found->hosts;
+		values[4] = found->hostaddr;
+		values[5] = found->ports;
+		if (c->db->port_names == NULL) /* DATABASE_URL's one port serves every host */
+			keys[5] = NULL;
+	}
 	c->state = CONN_CONNECTING;
 	c->pg = PQconnectStartParams(keys, values, 1);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
@@ -594,8 +641,16 @@ static void read_results(struct db_conn *c)
 			finish_round(c);
 			return;
 		}
-		if (c->next_expected == c->nexpect) { /* nothing asked for this */
-			PQclear(r);
+		if (c->next_expected == c->nexpect) {
+			/* Nothing asked for this: the round's implicit commit failing
+			 * (a deferred constraint, a serialization failure). It stands
+			 * for the round's last statement, so the job sees it. */
+			if (st == PGRES_FATAL_ERROR && c->nresults > 0) {
+				PQclear(c->results[c->nresults - 1]);
+				c->results[c->nresults - 1] = r;
+			} else {
+				PQclear(r);
+			}
 			continue;
 		}
 		struct expected e = c->expect[c->next_expected++];
@@ -646,7 +701,7 @@ static void finish_round(struct db_conn *c)
 }
 
 /* The host list when one of its entries is a name libpq would look up. */
-static char *host_names_in(const char *conninfo, bool *port_per_host)
+static char *host_names_in(const char *conninfo, char **port_names)
 {
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
 	if (opts == NULL)
@@ -657,8 +712,8 @@ static char *host_names_in(const char *conninfo, bool *port_per_host)
 			host = o->val;
 		else if (strcmp(o->keyword, "hostaddr") == 0 && o->val)
 			hostaddr = o->val;
-		else if (strcmp(o->keyword, "port") == 0 && o->val)
-			*port_per_host = strchr(o->val, ',') != NULL;
+		else if (strcmp(o->keyword, "port") == 0 && o->val && strchr(o->val, ','))
+			*port_names = strdup(o->val);
 	}
 	bool names = false;
 	for (const char *p = host; *p && !names && hostaddr[0] == '\0';) {

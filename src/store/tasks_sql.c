@@ -23,6 +23,10 @@
 	                    "priority, array_to_json(tags) AS tags_json, " US(                     \
 	                        "due_date") " AS due_us, " US("created_at") " AS created_us, " US("updated_at") " AS updated_us, version"
 #define TASK_NCOLUMNS 12
+/* A change's time by the server's clock, but never before the task's last
+ * change: replicas' clocks differ a little, and a task's times must not run
+ * backwards (updated_at before created_at, or an earlier change's). */
+#define NOT_BEFORE_LAST_CHANGE(param) "greatest(updated_at, " FROM_US(param) ")"
 
 /* SQL reads better laid out by hand. */
 /* clang-format off */
@@ -55,9 +59,9 @@ static const char SQL_UPDATE[] =
         "$12") " ELSE due_date END,"
                " completed = CASE WHEN $13::boolean THEN $14::boolean ELSE completed END,"
                " completed_at = CASE WHEN NOT $13::boolean THEN completed_at"
-               "   WHEN $14::boolean AND NOT completed THEN " FROM_US("$17")
+               "   WHEN $14::boolean AND NOT completed THEN " NOT_BEFORE_LAST_CHANGE("$17")
                "   WHEN $14::boolean THEN completed_at END,"
-               " updated_at = " FROM_US("$17") ", version = version + 1"
+               " updated_at = " NOT_BEFORE_LAST_CHANGE("$17") ", version = version + 1"
                " WHERE id = $1 AND user_id = $2 AND ($15::integer IS NULL OR version = "
                "$15::integer)"
                " AND ($16::integer IS NULL OR version = $16::integer)"
@@ -466,7 +470,6 @@ static char *like_pattern(const char *q)
 	return strbuf_steal(&b);
 }
 
-/* The task's columns start at `first` (after a leading flag column, say). */
 /* Tasks' times come from the API server's clock, so that a create can put
  * the task, as it will be stored, in its event before the insert runs. */
 static int64_t wall_clock_us(void)
@@ -476,6 +479,7 @@ static int64_t wall_clock_us(void)
 	return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
 }
 
+/* The task's columns start at `first` (after a leading flag column, say). */
 static struct task_row row_at(const PGresult *r, int i, int first)
 {
 #define COL(n) (PQgetisnull(r, i, first + n) ? NULL : PQgetvalue(r, i, first + n))

@@ -106,6 +106,41 @@ class EventsTest(H.ApiTestCase):
         self.assertStatus(self.call("POST", H.tasks_path(self.uid), {"title": "kept"}), 201)
         self.assertEqual([e[1] for e in events(self.db_name, self.uid)], ["task.created"])
 
+    def test_a_create_refused_at_commit_is_not_reported_created(self):
+        # A deferred check fails only when the create's transaction commits, after the
+        # statement itself succeeded: the client must not get 201 for a task that is not there.
+        H.psql(self.db_name, f"""
+            create function refuse_at_commit() returns trigger language plpgsql as $$
+            begin raise exception 'refused at commit for the test'; end $$;
+            create constraint trigger refuse_at_commit after insert on tasks
+              deferrable initially deferred for each row
+              when (new.user_id = '{self.uid}') execute function refuse_at_commit();""")
+        try:
+            r = self.call("POST", H.tasks_path(self.uid), {"title": "not committed"})
+            self.assertStatus(r, 500)
+            self.assertNotIn(b"refused", r.raw)
+            self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from tasks where user_id = '{self.uid}'"),
+                             [["0"]])
+            self.assertEqual(events(self.db_name, self.uid), [])
+        finally:
+            H.psql(self.db_name, "drop trigger refuse_at_commit on tasks; drop function refuse_at_commit()")
+
+    def test_a_change_never_moves_a_tasks_times_backwards(self):
+        # Times come from the API server's clock; a replica whose clock is behind the one
+        # that made the last change must not make updated_at or completed_at run backwards.
+        t = H.create_task(self.uid, self.token, server=self.server)
+        ahead = "2099-01-02T03:04:05.678Z"
+        H.psql(self.db_name, f"update tasks set created_at = '{ahead}', updated_at = '{ahead}'"
+                             f" where id = {t['id']}")
+        path = H.tasks_path(self.uid, t["id"])
+        r = self.call("PATCH", path, {"title": "later"})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["updated_at"], ahead)
+        r = self.call("PATCH", path + "/complete")
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["completed_at"], ahead)
+        self.assertEqual(r.json["updated_at"], ahead)
+
     def test_a_refused_change_has_no_event(self):
         t = H.create_task(self.uid, self.token, server=self.server)
         before = len(events(self.db_name, self.uid))

@@ -179,6 +179,16 @@ class HostNameTest(FailureBase):
             s.stop()
         self.assertCleanStop(s)
 
+    def test_a_name_not_found_is_skipped_for_the_next_host(self):
+        s, _ = self.start_with_host("db.fail.test,db.two.test", "fail-then-two")
+        try:
+            uid, token = H.sign_up(server=s)
+            r = H.api("POST", H.tasks_path(uid), {"title": "next host"}, token=token, server=s)
+            self.assertStatus(r, 201)
+        finally:
+            s.stop()
+        self.assertCleanStop(s)
+
     def test_an_unknown_host_name_gives_503_and_the_log_says_why(self):
         s, _ = self.start_with_host("db.fail.test", "unknown-host")
         try:
