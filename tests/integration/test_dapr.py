@@ -4,6 +4,7 @@ outage of the sidecar's publish API."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -53,7 +54,17 @@ class Sidecar:
 
     def stop(self):
         self.proc.terminate()
-        self.proc.wait(timeout=10)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            # The double hung on its way out (seen once in CI; the server under test had
+            # been stopped and checked already): its threads' stacks go to its log for the
+            # next look, and it is killed rather than failing what was tested.
+            self.proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+            sys.stderr.write(f"warning: the sidecar double ignored SIGTERM; stacks in {self.log_path}\n")
         self.log.close()
 
 

@@ -2699,6 +2699,8 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # stacks to stderr, for a hang
     sc.start_listener()
     control = None
     if cfg.control_port is not None:
