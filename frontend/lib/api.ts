@@ -1,6 +1,6 @@
 /** fetch wrapper for the TaskFlow REST API (docs/api.md). */
 import { apiBase } from "./config";
-import { clearSession, loadSession } from "./session";
+import { expireSession, loadSession } from "./session";
 import {
   isTask,
   type ApiErrorBody,
@@ -62,7 +62,7 @@ export function parseApiError(status: number, body: unknown, retryAfterHeader?: 
 
 /** What to do when a task route answers 401 (set by the app: sign out and go to /signin/). */
 let onUnauthorized: () => void = () => {
-  clearSession();
+  expireSession();
   if (typeof window !== "undefined") window.location.assign("/signin/");
 };
 export function setUnauthorizedHandler(fn: () => void): void {

@@ -2,6 +2,9 @@
 import type { User } from "./types";
 
 export const SESSION_KEY = "taskflow.session";
+/** Per tab, so only the tab that was signed out explains why. */
+export const SIGNIN_NOTICE_KEY = "taskflow.signin-notice";
+export const SESSION_EXPIRED_MESSAGE = "Your session has expired; sign in again.";
 
 export interface Session {
   token: string;
@@ -11,8 +14,9 @@ export interface Session {
 type Listener = (s: Session | null) => void;
 const listeners = new Set<Listener>();
 
-function storage(): Storage | null {
+function storage(kind: "local" | "session" = "local"): Storage | null {
   try {
+    if (kind === "session") return typeof sessionStorage === "undefined" ? null : sessionStorage;
     return typeof localStorage === "undefined" ? null : localStorage;
   } catch {
     return null;
@@ -78,6 +82,33 @@ export function saveSession(s: Session): void {
 export function clearSession(): void {
   storage()?.removeItem(SESSION_KEY);
   listeners.forEach((l) => l(null));
+}
+
+/**
+ * Signs out because the server refused the token (a task route's 401 or the live socket's
+ * close 4001), whatever its `exp` says here: the server's clock and keys decide, not ours.
+ * The sign-in screen then tells the user why they are there.
+ */
+export function expireSession(): void {
+  try {
+    storage("session")?.setItem(SIGNIN_NOTICE_KEY, SESSION_EXPIRED_MESSAGE);
+  } catch {
+    /* storage full or blocked: sign out without the notice */
+  }
+  clearSession();
+}
+
+/** The notice left by expireSession, removed as it is read so that it shows once. */
+export function takeSignInNotice(): string | null {
+  const st = storage("session");
+  if (!st) return null;
+  try {
+    const v = st.getItem(SIGNIN_NOTICE_KEY);
+    if (v !== null) st.removeItem(SIGNIN_NOTICE_KEY);
+    return v;
+  } catch {
+    return null;
+  }
 }
 
 /** Called on sign-in/sign-out in this tab and, via the storage event, in other tabs. */

@@ -4,6 +4,7 @@ import Link from "next/link";
 import { useRouter } from "next/navigation";
 import { useEffect, useId, useState } from "react";
 import { isApiError, signIn as apiSignIn, signUp as apiSignUp } from "@/lib/api";
+import { takeSignInNotice } from "@/lib/session";
 import { useSession } from "../session/SessionProvider";
 
 const input =
@@ -36,6 +37,9 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  // Why the user was sent here (e.g. the server refused the token), read once after mount:
+  // sessionStorage does not exist during the static export's prerender.
+  const [notice, setNotice] = useState<string | null>(null);
   const ids = useId();
   const errorId = `${ids}-error`;
 
@@ -43,11 +47,17 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
     if (ready && session) router.replace("/dashboard/");
   }, [ready, session, router]);
 
+  useEffect(() => {
+    const n = takeSignInNotice();
+    if (n) setNotice(n);
+  }, []);
+
   async function onSubmit(e: React.FormEvent) {
     e.preventDefault();
     if (busy) return;
     setBusy(true);
     setError(null);
+    setNotice(null);
     try {
       const res = mode === "signin" ? await apiSignIn(email, password) : await apiSignUp(name, email, password);
       signIn({ token: res.token, user: res.user });
@@ -65,6 +75,11 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
     <main className="mx-auto flex min-h-screen w-full max-w-sm flex-col justify-center px-4 py-10">
       <p className="mb-2 text-center text-2xl font-bold tracking-tight text-blue-700">TaskFlow</p>
       <h1 className="mb-6 text-center text-lg font-semibold">{title}</h1>
+      {notice && (
+        <p role="status" className="mb-4 rounded-md bg-amber-50 px-3 py-2 text-center text-sm text-amber-900">
+          {notice}
+        </p>
+      )}
       <form onSubmit={onSubmit} noValidate className="space-y-4 rounded-lg bg-white p-6 shadow">
         {mode === "signup" && (
           <div>

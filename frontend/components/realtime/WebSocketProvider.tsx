@@ -2,7 +2,7 @@
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { tasksSocketUrl } from "@/lib/config";
-import { isTokenExpired } from "@/lib/session";
+import { expireOnRejectedToken } from "@/lib/live-session";
 import type { EventMessage } from "@/lib/types";
 import { WebSocketClient, type ConnectionState } from "@/lib/websocket-client";
 import { useSession } from "../session/SessionProvider";
@@ -21,7 +21,7 @@ const WebSocketContext = createContext<WebSocketContextValue | null>(null);
 
 /** One live connection per signed-in user, shared by every screen. */
 export function WebSocketProvider({ children }: { children: React.ReactNode }) {
-  const { session, signOut } = useSession();
+  const { session, expire } = useSession();
   const [state, setState] = useState<ConnectionState>("closed");
   const clientRef = useRef<WebSocketClient | null>(null);
   const handlers = useRef(new Set<LiveHandler>());
@@ -36,21 +36,21 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
     }
     const client = new WebSocketClient({ url: tasksSocketUrl(userId), token });
     clientRef.current = client;
-    const offState = client.onState((s) => {
-      setState(s);
-      if (s === "unauthorized" && isTokenExpired(token)) signOut();
-    });
+    const offState = client.onState(setState);
+    // A 4001 close ends the session like a 401 does, so the user is never left on a dead feed.
+    const offExpired = expireOnRejectedToken(client, expire);
     const offEvent = client.onEvent((event) => handlers.current.forEach((h) => h({ kind: "event", event })));
     const offResync = client.onResync(() => handlers.current.forEach((h) => h({ kind: "resync" })));
     client.connect(); // reports "connecting" through onState
     return () => {
       offState();
+      offExpired();
       offEvent();
       offResync();
       client.close();
       if (clientRef.current === client) clientRef.current = null;
     };
-  }, [userId, token, signOut]);
+  }, [userId, token, expire]);
 
   const subscribe = useCallback((handler: LiveHandler) => {
     handlers.current.add(handler);

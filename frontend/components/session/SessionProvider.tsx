@@ -3,7 +3,14 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { useRouter } from "next/navigation";
 import { setUnauthorizedHandler } from "@/lib/api";
-import { clearSession, loadSession, onSessionChange, saveSession, type Session } from "@/lib/session";
+import {
+  clearSession,
+  expireSession,
+  loadSession,
+  onSessionChange,
+  saveSession,
+  type Session,
+} from "@/lib/session";
 
 interface SessionContextValue {
   /** The signed-in session, or null. */
@@ -12,6 +19,8 @@ interface SessionContextValue {
   ready: boolean;
   signIn(s: Session): void;
   signOut(): void;
+  /** Signs out because the server refused the token; the sign-in screen says so. */
+  expire(): void;
 }
 
 const SessionContext = createContext<SessionContextValue | null>(null);
@@ -32,13 +41,20 @@ export function SessionProvider({ children }: { children: React.ReactNode }) {
     clearSession();
     router.push("/signin/");
   }, [router]);
+  const expire = useCallback(() => {
+    expireSession();
+    router.push("/signin/");
+  }, [router]);
 
   useEffect(() => {
     // A 401 from a task route: the token is no longer good.
-    setUnauthorizedHandler(signOut);
-  }, [signOut]);
+    setUnauthorizedHandler(expire);
+  }, [expire]);
 
-  const value = useMemo(() => ({ session, ready, signIn, signOut }), [session, ready, signIn, signOut]);
+  const value = useMemo(
+    () => ({ session, ready, signIn, signOut, expire }),
+    [session, ready, signIn, signOut, expire],
+  );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -3,6 +3,7 @@
 import Link from "next/link";
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
 import { createTask, deleteTask, isApiError, listTasks, setCompleted } from "@/lib/api";
+import { createInFlight } from "@/lib/in-flight";
 import type { Session } from "@/lib/session";
 import { recreateInput } from "@/lib/task-form";
 import { initialTaskList, isFiltered, taskListReducer } from "@/lib/task-list";
@@ -30,6 +31,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
   const [busyIds, setBusyIds] = useState<ReadonlySet<number>>(new Set());
   // Checkbox state shown while its PATCH is in flight (optimistic).
   const [pendingDone, setPendingDone] = useState<ReadonlyMap<number, boolean>>(new Map());
+  const [completing] = useState(() => createInFlight<number>());
   const [editing, setEditing] = useState<Task | null>(null);
   const [deleted, setDeleted] = useState<{ task: Task; key: number } | null>(null);
   const { state: liveState, subscribe } = useLive();
@@ -148,11 +150,15 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
 
   async function onToggle(t: Task) {
     const want = !(pendingDone.get(t.id) ?? t.completed);
+    const saving = completing.run(t.id, () => setCompleted(t.id, want));
+    // A toggle while this task's PATCH is on its way is dropped: the checkbox keeps showing
+    // the value being saved, and the answer (or its failure) decides what it shows next.
+    if (!saving) return;
     setPending(t.id, want);
     markBusy(t.id, true);
     setActionError(null);
     try {
-      dispatch({ type: "upsert", task: await setCompleted(t.id, want) });
+      dispatch({ type: "upsert", task: await saving });
     } catch (e) {
       if (isApiError(e) && e.status === 404) dispatch({ type: "remove", id: t.id });
       setActionError(messageOf(e, "Could not update the task."));

@@ -1,0 +1,131 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { listTasks } from "./api";
+import { expireOnRejectedToken } from "./live-session";
+import {
+  SESSION_EXPIRED_MESSAGE,
+  expireSession,
+  loadSession,
+  onSessionChange,
+  saveSession,
+  takeSignInNotice,
+  type Session,
+} from "./session";
+import { DEFAULT_FILTERS } from "./types";
+import { WebSocketClient, type WebSocketLike } from "./websocket-client";
+
+/** Storage in memory: the tests run in node, which has neither localStorage nor sessionStorage. */
+class MemoryStorage {
+  private m = new Map<string, string>();
+  get length() {
+    return this.m.size;
+  }
+  key(i: number) {
+    return [...this.m.keys()][i] ?? null;
+  }
+  getItem(k: string) {
+    return this.m.get(k) ?? null;
+  }
+  setItem(k: string, v: string) {
+    this.m.set(k, String(v));
+  }
+  removeItem(k: string) {
+    this.m.delete(k);
+  }
+  clear() {
+    this.m.clear();
+  }
+}
+
+class FakeSocket implements WebSocketLike {
+  onopen: ((ev: unknown) => void) | null = null;
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
+  onerror: ((ev: unknown) => void) | null = null;
+  send() {}
+  close() {}
+  hello(seq: number) {
+    this.onmessage?.({ data: JSON.stringify({ type: "hello", seq }) });
+  }
+  drop(code: number) {
+    this.onclose?.({ code });
+  }
+}
+
+function jwt(payload: object): string {
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(payload)}.sig`;
+}
+
+// Valid for another hour as far as this browser can tell.
+const NOW = Date.UTC(2026, 10, 27);
+const session: Session = {
+  token: jwt({ sub: "u1", exp: NOW / 1000 + 3600 }),
+  user: { id: "u1", email: "a@example.test", name: "A", created_at: "" },
+};
+
+function liveClient() {
+  let socket: FakeSocket | null = null;
+  const client = new WebSocketClient({
+    url: "ws://h/ws/user/u1/tasks",
+    token: session.token,
+    pingIntervalMs: 0,
+    factory: () => (socket = new FakeSocket()),
+  });
+  return { client, socket: () => socket! };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(NOW);
+  vi.stubGlobal("localStorage", new MemoryStorage());
+  vi.stubGlobal("sessionStorage", new MemoryStorage());
+  saveSession(session);
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+});
+
+describe("a token the server refuses ends the session", () => {
+  it("socket close 4001 signs out with the expiry notice although the token's exp is ahead", () => {
+    const { client, socket } = liveClient();
+    const seen: (Session | null)[] = [];
+    const off = onSessionChange((s) => seen.push(s));
+    expireOnRejectedToken(client, expireSession);
+    client.connect();
+    socket().hello(1);
+    expect(loadSession()).not.toBeNull();
+
+    socket().drop(4001);
+
+    expect(client.state).toBe("unauthorized");
+    expect(loadSession()).toBeNull();
+    expect(seen).toEqual([null]);
+    expect(takeSignInNotice()).toBe(SESSION_EXPIRED_MESSAGE);
+    expect(takeSignInNotice()).toBeNull(); // shown once
+    off();
+  });
+
+  it("other closes keep the session and reconnect", () => {
+    const { client, socket } = liveClient();
+    const expire = vi.fn();
+    expireOnRejectedToken(client, expire);
+    client.connect();
+    socket().hello(1);
+    socket().drop(1006);
+    expect(client.state).toBe("reconnecting");
+    client.reconnect();
+    socket().drop(1011);
+    expect(expire).not.toHaveBeenCalled();
+    expect(loadSession()).toEqual(session);
+    expect(takeSignInNotice()).toBeNull();
+    client.close();
+  });
+
+  it("a task route's 401 leaves the same notice", async () => {
+    vi.stubGlobal("fetch", async () => new Response('{"error":{"code":"unauthorized","message":"m"}}', { status: 401 }));
+    await expect(listTasks(DEFAULT_FILTERS)).rejects.toMatchObject({ status: 401 });
+    expect(loadSession()).toBeNull();
+    expect(takeSignInNotice()).toBe(SESSION_EXPIRED_MESSAGE);
+  });
+});
