@@ -86,7 +86,7 @@ static void event_result(struct call_job *base, struct db_conn *conn, PGresult *
 	enum delivery d = consumer_receipt_outcome(r, job->consumer, &job->event);
 	PQclear(r);
 	if (d == DELIVERY_DONE && job->broadcast && job->base.call)
-		realtime_forward_cloudevent(job->base.call->req->entity.base,
+		realtime_forward_cloudevent(job->event.user_id, job->base.call->req->entity.base,
 		                            job->base.call->req->entity.len);
 	reply_status(&base->reply, d == DELIVERY_DONE   ? "SUCCESS"
 	                           : d == DELIVERY_DROP ? "DROP"

@@ -118,6 +118,7 @@ enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json
 	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
 	PQclear(r);
 	if (d == DELIVERY_DONE && strncmp(consumer, "broadcast:", 10) == 0)
-		realtime_forward_cloudevent(json, len); /* sockets skip a seq they already had */
+		realtime_forward_cloudevent(e.user_id, json,
+		                            len); /* sockets skip a seq they already had */
 	return d;
 }

@@ -59,7 +59,7 @@ static int inproc_publish(struct bus *bus, const struct bus_event *events, int n
 		return 0;
 	}
 	for (int i = 0; i < n; i++) /* the broadcast subscription's effect: live sync */
-		realtime_forward_cloudevent(events[i].cloudevent, events[i].len);
+		realtime_forward_cloudevent(events[i].user_id, events[i].cloudevent, events[i].len);
 	return n;
 }
 

@@ -3,6 +3,7 @@
 #include <h2o/websocket.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -76,6 +77,16 @@ static pthread_mutex_t hubs_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct hub *hubs[MAX_HUBS];
 static int nhubs;
 
+/* Which users may have a socket on some loop: a counter per hash of the
+ * user id, raised by a loop when a socket of the user joins and lowered
+ * when it leaves, read by whichever thread forwards an event. An event
+ * whose user's counter is 0 is not parsed or passed to the loops at all
+ * (most users have no dashboard open). A collision only forwards an event
+ * nobody takes. A socket that joins after the check reads the event in its
+ * replay, which queries the log after the counter went up. */
+#define PRESENCE_SLOTS 4096
+static atomic_int presence[PRESENCE_SLOTS];
+
 static void on_ws_message(h2o_websocket_conn_t *conn,
                           const struct wslay_event_on_msg_recv_arg *arg);
 static void on_events(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
@@ -89,6 +100,7 @@ static void close_with(struct ws *ws, uint16_t code, const char *reason);
 static void release(struct ws *ws);
 static void free_held(struct ws *ws);
 static h2o_linklist_t *bucket(struct hub *hub, const char *user_id);
+static atomic_int *presence_of(const char *user_id);
 
 struct hub *hub_create(h2o_context_t *ctx, struct db *db, const struct config *cfg)
 {
@@ -137,6 +149,7 @@ void hub_accept(struct hub *hub, h2o_req_t *req, const char *ws_key, const char 
 	wslay_event_config_set_max_recv_msg_length(ws->conn->ws_ctx, MAX_MESSAGE);
 	h2o_linklist_insert(&hub->sockets, &ws->link);
 	h2o_linklist_insert(bucket(hub, ws->user_id), &ws->user_link);
+	atomic_fetch_add(presence_of(ws->user_id), 1);
 	/* hello's seq and the replay come from the event log; live events that
 	 * arrive meanwhile are held (see deliver). */
 	ws->db.start = query_start;
@@ -313,6 +326,7 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 		ws->conn = NULL;
 		h2o_linklist_unlink(&ws->link);
 		h2o_linklist_unlink(&ws->user_link);
+		atomic_fetch_sub(presence_of(ws->user_id), 1);
 		if (!ws->querying && !ws->greeting)
 			release(ws);
 		return;
@@ -369,8 +383,10 @@ static void on_tick(h2o_timeout_entry_t *entry)
 	h2o_timeout_link(hub->ctx->loop, &hub->tick, &hub->tick_entry);
 }
 
-void realtime_forward_cloudevent(const char *json, size_t len)
+void realtime_forward_cloudevent(const char *user_id, const char *json, size_t len)
 {
+	if (atomic_load(presence_of(user_id)) == 0)
+		return;
 	char user[130];
 	int64_t seq;
 	size_t mlen;
@@ -454,4 +470,9 @@ static void free_held(struct ws *ws)
 static h2o_linklist_t *bucket(struct hub *hub, const char *user_id)
 {
 	return &hub->by_user[hash_string(user_id) % BUCKETS];
+}
+
+static atomic_int *presence_of(const char *user_id)
+{
+	return &presence[hash_string(user_id) % PRESENCE_SLOTS];
 }

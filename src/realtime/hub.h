@@ -26,8 +26,9 @@ void hub_accept(struct hub *hub, h2o_req_t *req, const char *ws_key, const char 
                 int64_t since, int64_t expires);
 
 /* Any thread: a CloudEvent of the broadcast subscription, for the sockets
- * of its user on every loop. Not a TaskFlow event: ignored. */
-void realtime_forward_cloudevent(const char *json, size_t len);
+ * of its user (`user_id`, as the receipt recorded it) on every loop. Not a
+ * TaskFlow event: ignored. */
+void realtime_forward_cloudevent(const char *user_id, const char *json, size_t len);
 
 /* The live message of a CloudEvent ({"type","seq","event_id","timestamp","data"});
  * malloc'd, NULL if it is not a TaskFlow event. */
