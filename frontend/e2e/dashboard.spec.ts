@@ -367,3 +367,41 @@ test("a failing load shows an error with Retry", async ({ browser }) => {
   await expect(taskItem(page, "Still here")).toHaveCount(1);
   await ctx.close();
 });
+
+test("a second click on a checkbox while its request is out sends nothing more", async ({ browser }) => {
+  const ada = await signUpViaApi(server, "Quick Clicker");
+  await createTaskViaApi(server, ada, { title: "Click me twice" });
+  const ctx = await signedInContext(browser, ada);
+  let patches = 0;
+  let release = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await ctx.route(/\/api\/[^/]+\/tasks\/\d+\/complete$/, async (route) => {
+    patches++;
+    await held; // every PATCH waits here, so a second one would be out at the same time
+    await route.continue();
+  });
+  const page = await openDashboard(ctx, server);
+  const box = page.getByRole("checkbox", { name: 'Complete "Click me twice"' });
+  await box.click();
+  await expect.poll(() => patches).toBe(1);
+  await box.click();
+  await box.click();
+  await expect(box).toBeChecked(); // still showing the value being saved
+  release();
+  await expect.poll(async () => (await listViaApi(server, ada)).map((t) => t.completed)).toEqual([true]);
+  await expect(box).toBeChecked();
+  expect(patches).toBe(1);
+  await ctx.close();
+});
+
+test("the server refusing the live socket's token signs out with a notice", async ({ browser }) => {
+  const ada = await signUpViaApi(server, "Refused Elsewhere");
+  const ctx = await signedInContext(browser, ada); // a token the browser still believes valid
+  const page = await ctx.newPage();
+  await page.routeWebSocket(/\/ws\/user\//, (ws) => ws.close({ code: 4001, reason: "token expired" }));
+  await page.goto(server.url("/dashboard/"));
+  await expect(page.getByText("Your session has expired; sign in again.")).toBeVisible();
+  await expect(page).toHaveURL(/\/signin\/$/);
+  expect(await page.evaluate(() => localStorage.getItem("taskflow.session"))).toBeNull();
+  await ctx.close();
+});
