@@ -106,9 +106,20 @@ static bool call(const struct config *cfg, const char *method, const char *path,
 }
 
 /* A save or delete: 204 done, 409 the etag no longer matches (first-write lost). */
-static enum state_result write_result(long status)
+/* A save or a delete: 204 done, 409 the ETag no longer matches; anything
+ * else the sidecar refused, logged with its answer. */
+static enum state_result state_write(const struct config *cfg, const char *method, const char *path,
+                                     const char *body, const char *etag)
 {
-	return status == 204 ? STATE_OK : status == 409 ? STATE_CONFLICT : STATE_FAILED;
+	struct response r = {0};
+	enum state_result res = STATE_FAILED;
+	if (call(cfg, method, path, body, etag, &r))
+		res = r.status == 204 ? STATE_OK : r.status == 409 ? STATE_CONFLICT : STATE_FAILED;
+	if (res == STATE_FAILED && r.status)
+		log_fields(LOG_WARN, "Dapr state write refused", "s:method", method, "i:status",
+		           (long long)r.status, "s:body", r.body.data ? r.body.data : "", NULL);
+	strbuf_free(&r.body);
+	return res;
 }
 
 static void state_path(const struct config *cfg, const char *key, char *out, size_t cap)
@@ -157,14 +168,7 @@ enum state_result dapr_state_put(const struct config *cfg, const char *key, cons
 	char *body = jsonx_dump_steal(json_pack("[o]", item), NULL);
 	char path[512];
 	state_path(cfg, NULL, path, sizeof path);
-	struct response r = {0};
-	enum state_result res = STATE_FAILED;
-	if (call(cfg, "POST", path, body, NULL, &r))
-		res = write_result(r.status);
-	if (res == STATE_FAILED && r.status)
-		log_fields(LOG_WARN, "Dapr state save refused", "i:status", (long long)r.status,
-		           "s:body", r.body.data ? r.body.data : "", NULL);
-	strbuf_free(&r.body);
+	enum state_result res = state_write(cfg, "POST", path, body, NULL);
 	free(body);
 	return res;
 }
@@ -173,12 +177,7 @@ enum state_result dapr_state_delete(const struct config *cfg, const char *key, c
 {
 	char path[512];
 	state_path(cfg, key, path, sizeof path);
-	struct response r = {0};
-	enum state_result res = STATE_FAILED;
-	if (call(cfg, "DELETE", path, NULL, etag, &r))
-		res = write_result(r.status);
-	strbuf_free(&r.body);
-	return res;
+	return state_write(cfg, "DELETE", path, NULL, etag);
 }
 
 void state_value_free(struct state_value *v)

@@ -833,7 +833,26 @@ def stop_replicas(sockets, servers, buses):
         raise AssertionError("\n".join(problems))
 
 
-class KafkaReplicasTest(RealtimeBase):
+class ReplicasBase(RealtimeBase):
+    """Two replicas on one database (cls.a, cls.b in cls.servers) and what they share
+    (cls.buses: a broker or sidecars); setUpClass fills them in."""
+
+    @classmethod
+    def _wait_ready(cls, **kw):
+        for s in cls.servers:
+            H.wait_until(lambda: H.api("GET", "/ready", server=s).status == 200,
+                         what=f"/ready 200 on {s.name}", interval=0.2, **kw)
+
+    @classmethod
+    def _stop_all(cls):
+        stop_replicas(cls.sockets, cls.servers, cls.buses)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop_all()
+
+
+class KafkaReplicasTest(ReplicasBase):
     """Two replicas on one database and the Kafka mock broker: a change made through one reaches
     the sockets held by the other (the broadcast subscription, a consumer group per replica)."""
 
@@ -841,6 +860,7 @@ class KafkaReplicasTest(RealtimeBase):
     def setUpClass(cls):
         import test_kafka as K
         cls.broker = K.Broker()
+        cls.buses = [cls.broker]
         cls.servers = []
         cls.sockets = []
         try:
@@ -859,20 +879,10 @@ class KafkaReplicasTest(RealtimeBase):
                                    INSTANCE_ID=f"rt-b-{tag}", KAFKA_CONSUMER_GROUP=f"rt-b-{tag}", **common)
             cls.servers.append(cls.b)
             cls.server = cls.a
-            for s in (cls.a, cls.b):
-                H.wait_until(lambda: H.api("GET", "/ready", server=s).status == 200,
-                             timeout=KAFKA_WAIT, what=f"/ready 200 on {s.name}", interval=0.2)
+            cls._wait_ready(timeout=KAFKA_WAIT)
         except BaseException:
             cls._stop_all()
             raise
-
-    @classmethod
-    def _stop_all(cls):
-        stop_replicas(cls.sockets, cls.servers, [cls.broker])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._stop_all()
 
     def test_a_change_through_one_replica_reaches_a_socket_on_the_other(self):
         uid, token = self.user(server=self.a)
@@ -901,7 +911,7 @@ class KafkaReplicasTest(RealtimeBase):
         self.assertEventsMatchLog(self.recv_events(ws, 4), uid, 4)
 
 
-class DaprReplicasTest(RealtimeBase):
+class DaprReplicasTest(ReplicasBase):
     """Two replicas, each with its sidecar (the double), on one database and one broker (the
     doubles peered): a change made through one reaches the sockets held by the other through
     the per-pod broadcast component, and the work subscription handles it once."""
@@ -910,6 +920,7 @@ class DaprReplicasTest(RealtimeBase):
     def setUpClass(cls):
         import test_dapr as D
         cls.servers, cls.sidecars, cls.sockets = [], [], []
+        cls.buses = cls.sidecars
         try:
             cls.db_name, db = H.create_db(prefix="tfit_realtime_dapr")
             secret = H.random_secret()
@@ -929,20 +940,10 @@ class DaprReplicasTest(RealtimeBase):
                 cls.servers.append(s)
             cls.a, cls.b = cls.servers
             cls.server = cls.a
-            for s in cls.servers:
-                H.wait_until(lambda: H.api("GET", "/ready", server=s).status == 200,
-                             what=f"/ready 200 on {s.name}", interval=0.2)
+            cls._wait_ready()
         except BaseException:
             cls._stop_all()
             raise
-
-    @classmethod
-    def _stop_all(cls):
-        stop_replicas(cls.sockets, cls.servers, cls.sidecars)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._stop_all()
 
     def test_a_change_through_one_replica_reaches_a_socket_on_the_other(self):
         uid, token = self.user(server=self.a)
