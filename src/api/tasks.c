@@ -39,7 +39,9 @@ struct task_job {
 	char nonce[UUID_TEXT_LEN];
 	struct state_value record;
 	enum { KEY_FOUND, KEY_RESERVED, KEY_FAILED } key_outcome;
-	bool reserved;
+	/* The create may have committed although no answer came (the connection
+	 * was lost after it went out): the reservation must not be given up. */
+	bool outcome_unknown;
 };
 
 /* Every write commits with its event (docs/events.md):
@@ -89,7 +91,6 @@ static void finish_create(struct task_job *job);
 static void reserve_key(struct call_job *base);
 static void after_reserve(struct call_job *base);
 static void complete_key(struct call_job *base);
-static void after_complete(struct call_job *base);
 
 void api_tasks_list(struct call *c)
 {
@@ -204,8 +205,11 @@ static void list_result(struct call_job *base, struct db_conn *conn, PGresult *r
 static void create_start(struct call_job *base, struct db_conn *conn)
 {
 	struct task_job *job = (struct task_job *)base;
-	if (api_finish_if_down(base, conn))
+	if (conn == NULL) { /* nothing was sent: a reserved key is given up */
+		api_reply_store_failure(&base->reply, STORE_UNAVAILABLE);
+		finish_create(job);
 		return;
+	}
 	if (keyed_in_database(job)) {
 		base->step = STEP_FIND_KEY;
 		idempotency_send_find(conn, job->user_id, job->idempotency_key);
@@ -217,7 +221,7 @@ static void create_start(struct call_job *base, struct db_conn *conn)
 /* Without USE_DAPR the key's record is a row written in the task's transaction. */
 static bool keyed_in_database(const struct task_job *job)
 {
-	return job->idempotency_key && !job->reserved;
+	return job->idempotency_key && job->key_outcome != KEY_RESERVED;
 }
 
 static void send_create(struct task_job *job, struct db_conn *conn)
@@ -272,6 +276,7 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 	case STEP_WRITE:
 		res = conn ? read_create(job, r, &task) : STORE_UNAVAILABLE;
 		if (res != STORE_OK) {
+			job->outcome_unknown = res == STORE_UNAVAILABLE;
 			api_reply_store_failure(reply, res);
 			finish_create(job);
 			return;
@@ -362,7 +367,6 @@ static void after_reserve(struct call_job *base)
 {
 	struct task_job *job = (struct task_job *)base;
 	if (job->key_outcome == KEY_RESERVED) {
-		job->reserved = true;
 		call_job_query(base, create_start, create_result);
 		return;
 	}
@@ -400,8 +404,9 @@ static void after_reserve(struct call_job *base)
  * when the create failed) before answering. */
 static void finish_create(struct task_job *job)
 {
-	if (job->reserved)
-		call_job_offload(&job->base, job->base.loop->sidecar, complete_key, after_complete);
+	if (job->key_outcome == KEY_RESERVED)
+		call_job_offload(&job->base, job->base.loop->sidecar, complete_key,
+		                 call_job_finish);
 	else
 		call_job_finish(&job->base);
 }
@@ -411,7 +416,11 @@ static void complete_key(struct call_job *base) /* worker thread */
 	struct task_job *job = (struct task_job *)base;
 	struct reply *r = &base->reply;
 	if (r->status != 201) {
-		dapr_state_delete(job->cfg, job->state_key, job->record.etag);
+		/* A retry may go ahead at once; but when the create may have
+		 * committed, it gets 409 until the reservation expires instead of
+		 * making a second task. */
+		if (!job->outcome_unknown)
+			dapr_state_delete(job->cfg, job->state_key, job->record.etag);
 		return;
 	}
 	json_t *rec = json_pack("{s:s, s:s, s:i, s:s%}", "state", "done", "hash", job->request_hash,
@@ -425,11 +434,6 @@ static void complete_key(struct call_job *base) /* worker thread */
 		           "minute gets 409, later ones create again",
 		           "s:request_id", base->correlation_id, NULL);
 	free(json);
-}
-
-static void after_complete(struct call_job *base)
-{
-	call_job_finish(base);
 }
 
 /* Answers with a stored response (taking its buffers), or 422 when the

@@ -50,8 +50,8 @@ struct ws {
 	int64_t expires;  /* the token's exp */
 	bool ready;       /* hello and the replay are out: live events go straight through */
 	bool querying;    /* the db job holds this struct */
-	bool greeting;    /* query_result is sending hello and the replay: it frees a socket
-	                   * that closed meanwhile */
+	bool sending;     /* hello, the replay or a live event is going out: a close
+	                   * meanwhile leaves freeing the socket to the sender */
 	bool closing;
 	bool pong_due;    /* a ping came before hello went out: its pong waits for hello */
 	PGresult *latest; /* the first result of the query's round, until the second */
@@ -203,7 +203,7 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	ws->querying = false;
 	/* A send below can close the socket at once; then this function, not
 	 * the close, frees it. */
-	ws->greeting = true;
+	ws->sending = true;
 	if (ws->conn == NULL) { /* closed meanwhile */
 		PQclear(r);
 		PQclear(replay);
@@ -214,7 +214,7 @@ static void query_result(struct db_job *job, struct db_conn *conn, PGresult *r)
 	} else {
 		greet_and_replay(ws, r, replay);
 	}
-	ws->greeting = false;
+	ws->sending = false;
 	if (ws->conn == NULL)
 		release(ws);
 }
@@ -286,6 +286,8 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len,
 	if (seq <= ws->last_seq)
 		return;
 	ws->last_seq = seq;
+	bool outer = ws->sending; /* deliver also runs inside the replay's send */
+	ws->sending = true;
 	send_text(ws, message, len);
 	if (live && ws->conn &&
 	    wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
@@ -294,6 +296,9 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len,
 		           ws->user_id, "i:seq", (long long)seq, NULL);
 		close_with(ws, 1013, "client too slow; resume with since");
 	}
+	ws->sending = outer;
+	if (!outer && ws->conn == NULL) /* closed by the send */
+		release(ws);
 }
 
 static void send_text(struct ws *ws, const char *text, size_t len)
@@ -327,7 +332,7 @@ static void on_ws_message(h2o_websocket_conn_t *conn, const struct wslay_event_o
 		h2o_linklist_unlink(&ws->link);
 		h2o_linklist_unlink(&ws->user_link);
 		atomic_fetch_sub(presence_of(ws->user_id), 1);
-		if (!ws->querying && !ws->greeting)
+		if (!ws->querying && !ws->sending)
 			release(ws);
 		return;
 	}
