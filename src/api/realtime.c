@@ -2,17 +2,18 @@
  * Origin and the upgrade, then hands the connection to the loop's hub. */
 #include "api/api.h"
 
+#include <errno.h>
 #include <h2o/websocket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "http/query.h"
 #include "realtime/hub.h"
 
 static bool origin_refused(struct call *c);
 static const char *subprotocol_token(struct call *c);
+static bool read_seq(const char *text, int64_t *out);
 
 void api_realtime(struct call *c)
 {
@@ -34,22 +35,14 @@ void api_realtime(struct call *c)
 		token = from_protocol;
 	const char *since_text = query_get(&q, "since");
 	int64_t since = -1;
-	char *end = NULL;
 	struct token_claims claims;
-	enum token_status st =
-	    token ? token_verify(&c->app->keys, token, time(NULL), &claims) : TOKEN_MALFORMED;
 	const char *key = NULL;
 
-	if (st != TOKEN_OK) {
-		call_respond_error(c, 401, "unauthorized",
-		                   token ? token_status_text(st) : "a token is required", NULL);
-	} else if (strcmp(claims.sub, c->route.user_id) != 0) {
-		call_respond_error(c, 403, "forbidden", "the token belongs to another user", NULL);
+	if (!call_authenticate_token(c, token, &claims)) {
+		/* answered */
 	} else if (origin_refused(c)) {
 		call_respond_error(c, 403, "forbidden", "this origin may not open live sync", NULL);
-	} else if (since_text &&
-	           (since_text[0] < '0' || since_text[0] > '9' ||
-	            (since = strtoll(since_text, &end, 10), *end != '\0') || since < 0)) {
+	} else if (since_text && !read_seq(since_text, &since)) {
 		call_respond_error(c, 400, "bad_request", "since must be a sequence number",
 		                   "since");
 	} else if (req->version >= 0x200 || h2o_is_websocket_handshake(req, &key) != 0 ||
@@ -69,6 +62,20 @@ void api_realtime(struct call *c)
 
 /* A browser always sends Origin: it must be one we allow. Other clients
  * send none. */
+/* Digits only, within a bigint. */
+static bool read_seq(const char *text, int64_t *out)
+{
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	char *end;
+	errno = 0;
+	long long v = strtoll(text, &end, 10);
+	if (*end != '\0' || errno == ERANGE)
+		return false;
+	*out = v;
+	return true;
+}
+
 static bool origin_refused(struct call *c)
 {
 	return call_header(c, "origin") != NULL && c->cors_origin.len == 0;

@@ -203,20 +203,29 @@ bool call_authenticate(struct call *c)
 	while (*token == ' ')
 		token++;
 	struct token_claims claims;
+	return call_authenticate_token(c, token, &claims);
+}
+
+bool call_authenticate_token(struct call *c, const char *token, struct token_claims *claims)
+{
+	if (token == NULL) {
+		call_respond_error(c, 401, "unauthorized", "a token is required", NULL);
+		return false;
+	}
 	int64_t now = time(NULL);
-	if (!token_cache_get(c->loop->tokens, token, now, &claims)) {
-		enum token_status st = token_verify(&c->app->keys, token, now, &claims);
+	if (!token_cache_get(c->loop->tokens, token, now, claims)) {
+		enum token_status st = token_verify(&c->app->keys, token, now, claims);
 		if (st != TOKEN_OK) {
 			call_respond_error(c, 401, "unauthorized", token_status_text(st), NULL);
 			return false;
 		}
-		token_cache_put(c->loop->tokens, token, &claims);
+		token_cache_put(c->loop->tokens, token, claims);
 	}
-	if (c->route.user_id[0] && strcmp(c->route.user_id, claims.sub) != 0) {
+	if (c->route.user_id[0] && strcmp(c->route.user_id, claims->sub) != 0) {
 		call_respond_error(c, 403, "forbidden", "the token belongs to another user", NULL);
 		return false;
 	}
-	c->user_id = h2o_strdup(&c->req->pool, claims.sub, strlen(claims.sub)).base;
+	c->user_id = h2o_strdup(&c->req->pool, claims->sub, strlen(claims->sub)).base;
 	return true;
 }
 

@@ -108,6 +108,9 @@ void call_respond_error(struct call *c, int status, const char *code, const char
 /* Verifies the Bearer token and, for /api/{user_id}/ routes, that its subject
  * is the user of the path. On failure answers 401 or 403 and returns false. */
 bool call_authenticate(struct call *c);
+/* The same for a token found elsewhere (a WebSocket's subprotocol; NULL:
+ * none), with its claims. */
+bool call_authenticate_token(struct call *c, const char *token, struct token_claims *claims);
 
 /* Parses the JSON body. `optional`: an empty body gives NULL without error.
  * On failure answers 400, 413 or 415 and returns false. */
