@@ -1,7 +1,7 @@
 /* The subscriptions: what happens when an event arrives, whichever bus
  * brought it. Two kinds: the work subscription (each event handled by one
  * replica) and the broadcast subscription (each replica gets every event;
- * live sync will reach its sockets through it). Handling is idempotent by
+ * live sync reaches its sockets through it). Handling is idempotent by
  * event id: a receipt per (consumer, event) is recorded once, and a
  * redelivered event finds its receipt and has no second effect. */
 #ifndef TASKFLOW_BUS_CONSUMER_H
@@ -35,9 +35,8 @@ struct delivered_event {
 bool consumer_parse(const char *json, size_t len, struct delivered_event *out);
 
 /* The receipt statement, with parameters (consumer, event id, user id, seq),
- * and what its
- * result (NULL: no connection) means for the delivery. An event the log
- * does not have is dropped. */
+ * and what its result (NULL: no connection) means for the delivery. An event
+ * the log does not have, or has with another user or seq, is dropped. */
 extern const char CONSUMER_RECEIPT_SQL[];
 enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
                                        const struct delivered_event *e);

@@ -6,7 +6,9 @@
  * is idempotent (acks=all, at most 5 requests in flight, retries without
  * end) and its messages never time out locally (message.timeout.ms=0): once
  * an event is handed to librdkafka it is delivered, in order, exactly once
- * on the partition, however long the broker is away. publish() waits a
+ * on the partition, however long the broker is away (short of a permanent
+ * error, after which it is produced again and may land behind later events:
+ * see produce()). publish() waits a
  * bounded time for the delivery reports and returns the acknowledged prefix;
  * an event still in librdkafka's hands when the relay asks again is not
  * produced a second time (a second copy would land after later events).

@@ -105,7 +105,6 @@ static bool call(const struct config *cfg, const char *method, const char *path,
 	return true;
 }
 
-/* A save or delete: 204 done, 409 the etag no longer matches (first-write lost). */
 /* A save or a delete: 204 done, 409 the ETag no longer matches; anything
  * else the sidecar refused, logged with its answer. */
 static enum state_result state_write(const struct config *cfg, const char *method, const char *path,

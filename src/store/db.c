@@ -112,6 +112,7 @@ static void conn_watch(struct db_conn *c);
 static void conn_fail(struct db_conn *c, const char *why);
 static void conn_poll_connect(struct db_conn *c);
 static void conn_lend_or_idle(struct db_conn *c);
+static void lend_idle_connections(struct db *db);
 static void lend(struct db_conn *c, struct db_job *job);
 static bool write_waiting(const struct db *db);
 static void on_readable(h2o_socket_t *sock, const char *err);
@@ -498,6 +499,7 @@ static void conn_fail(struct db_conn *c, const char *why)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->job = NULL;
+	bool freed_read = c->lent_to_read;
 	if (c->lent_to_read) {
 		c->lent_to_read = false;
 		c->db->reads--;
@@ -509,6 +511,15 @@ static void conn_fail(struct db_conn *c, const char *why)
 	fail_waiting_jobs_if_down(c->db);
 	if (job)
 		job->on_result(job, NULL, NULL);
+	if (freed_read) /* reads waiting for their share may run on an idle connection now */
+		lend_idle_connections(c->db);
+}
+
+static void lend_idle_connections(struct db *db)
+{
+	for (int i = 0; i < db->nconns && db->wait_head; i++)
+		if (db->conns[i].state == CONN_IDLE)
+			conn_lend_or_idle(&db->conns[i]);
 }
 
 static void on_retry(h2o_timeout_entry_t *entry)
@@ -716,12 +727,10 @@ static char *host_names_in(const char *conninfo, char **port_names)
 			*port_names = strdup(o->val);
 	}
 	bool names = false;
-	for (const char *p = host; *p && !names && hostaddr[0] == '\0';) {
-		size_t len = strcspn(p, ",");
+	for (int i = 0; host[0] && hostaddr[0] == '\0' && i < list_count(host) && !names; i++) {
 		char entry[256];
-		snprintf(entry, sizeof entry, "%.*s", (int)len, p);
+		list_entry(host, i, entry, sizeof entry);
 		names = !is_address_or_socket(entry);
-		p += len + (p[len] == ',');
 	}
 	char *list = names ? strdup(host) : NULL;
 	PQconninfoFree(opts);
