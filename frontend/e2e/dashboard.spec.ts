@@ -145,7 +145,7 @@ test("two tabs of one user stay in sync live; another user sees none of it", asy
   });
   console.log(
     `E2E live sync: tab B showed the task ${Math.round(seenAt - respondedAt)} ms after tab A had the ` +
-      `API's answer, ${seenAt - clickedAt} ms after the click (bar 500 ms)`,
+      `API's answer, ${seenAt - clickedAt} ms after the click (asserted: under 2000 ms after the click)`,
   );
   expect(seenAt - clickedAt).toBeLessThan(2_000);
 
@@ -262,9 +262,17 @@ test("a stale edit shows the newer version; keep mine or take theirs", async ({ 
   await dialog.getByLabel("Title").fill("Plan the trip to Faro");
   await server.api("PATCH", `/api/${ada.user.id}/tasks/${task.id}`, ada.token, { title: "Plan the trip to Braga" });
   await dialog.getByRole("button", { name: "Save" }).click();
+  await expect(conflict).toBeVisible();
+  // Taking theirs writes nothing: count this task's PATCH/PUT from the click on.
+  const writesAfterTake: string[] = [];
+  page.on("request", (req) => {
+    if ((req.method() === "PATCH" || req.method() === "PUT") && new RegExp(`/tasks/${task.id}(/|$)`).test(req.url()))
+      writesAfterTake.push(`${req.method()} ${req.url()}`);
+  });
   await conflict.getByRole("button", { name: "Take theirs" }).click();
   await expect(taskItem(page, "Plan the trip to Braga")).toHaveCount(1);
   expect((await listViaApi(server, ada)).map((t) => t.title)).toEqual(["Plan the trip to Braga"]);
+  expect(writesAfterTake).toEqual([]);
   await ctx.close();
 });
 

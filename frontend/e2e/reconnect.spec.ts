@@ -40,6 +40,7 @@ test("the server restarts while a page is open; a change made meanwhile appears 
     expect(sockets[0]).toMatch(/\/ws\/user\/[^/]+\/tasks$/);
     expect(sockets[sockets.length - 1]).toMatch(/\?since=\d+$/);
     expect(sockets.filter((u) => u.includes("token"))).toEqual([]);
+    expect(sockets.filter((u) => u.includes(ada.token))).toEqual([]); // nor the JWT under another name
 
     // And live again.
     await createTaskViaApi(server, ada, { title: "After the restart" });

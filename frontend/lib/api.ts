@@ -76,12 +76,15 @@ interface RequestOpts {
   headers?: Record<string, string>;
   /** True for task routes: a 401 signs out. */
   authRoute?: boolean;
+  /** True for routes that answer 204 (delete): only they may answer with no body. */
+  noContent?: boolean;
   signal?: AbortSignal;
 }
 
 /**
- * One API call. `valid` checks a success answer's body (null when it is not JSON); one that
- * fails is an ApiError "bad_response" rather than a value the screens would trip over.
+ * One API call. `valid` checks a success answer's body (null when it is not JSON or empty, as
+ * for a 204 to a route that sends a body); one that fails is an ApiError "bad_response" rather
+ * than a value the screens would trip over.
  */
 async function request<T>(path: string, opts: RequestOpts, valid?: (body: unknown) => boolean): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...opts.headers };
@@ -99,7 +102,7 @@ async function request<T>(path: string, opts: RequestOpts, valid?: (body: unknow
     if ((e as Error)?.name === "AbortError") throw e;
     throw new ApiError(0, "network_error", "Cannot reach the server. Check your connection and try again.");
   }
-  if (res.status === 204) return undefined as T;
+  if (res.status === 204 && opts.noContent) return undefined as T;
   const text = await res.text();
   let body: unknown = null;
   if (text) {
@@ -211,5 +214,14 @@ export function setCompleted(id: number, completed: boolean): Promise<Task> {
 
 export function deleteTask(id: number): Promise<void> {
   const { token, userId } = auth();
-  return request<void>(tasksPath(userId, `/${id}`), { method: "DELETE", token, authRoute: true });
+  return request<void>(tasksPath(userId, `/${id}`), { method: "DELETE", token, authRoute: true, noContent: true });
+}
+
+/**
+ * A cheap authenticated call (one task of the list) to learn whether the server still takes the
+ * token: its 401 signs out like any task route's. Async so that a missing session rejects too.
+ */
+export async function checkToken(): Promise<void> {
+  const { token, userId } = auth();
+  await request<TaskPage>(`${tasksPath(userId)}?limit=1`, { token, authRoute: true }, isTaskPage);
 }

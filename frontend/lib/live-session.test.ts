@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { listTasks } from "./api";
-import { expireOnRejectedToken } from "./live-session";
+import { checkToken, listTasks } from "./api";
+import { checkTokenWhenFailed, expireOnRejectedToken } from "./live-session";
 import {
   SESSION_EXPIRED_MESSAGE,
   expireSession,
@@ -63,12 +63,13 @@ const session: Session = {
   user: { id: "u1", email: "a@example.test", name: "A", created_at: "" },
 };
 
-function liveClient() {
+function liveClient(maxAttempts?: number) {
   let socket: FakeSocket | null = null;
   const client = new WebSocketClient({
     url: "ws://h/ws/user/u1/tasks",
     token: session.token,
     pingIntervalMs: 0,
+    maxAttempts,
     factory: () => (socket = new FakeSocket()),
   });
   return { client, socket: () => socket! };
@@ -127,5 +128,78 @@ describe("a token the server refuses ends the session", () => {
     await expect(listTasks(DEFAULT_FILTERS)).rejects.toMatchObject({ status: 401 });
     expect(loadSession()).toBeNull();
     expect(takeSignInNotice()).toBe(SESSION_EXPIRED_MESSAGE);
+  });
+});
+
+describe("a token refused at the handshake ends the session once the feed gives up", () => {
+  /** The browser's view of an upgrade answered with HTTP 401: a bare 1006, never 4001. */
+  function failHandshakes(client: WebSocketClient, socket: () => FakeSocket) {
+    client.connect();
+    socket().drop(1006);
+    expect(client.state).toBe("reconnecting");
+    vi.runOnlyPendingTimers(); // the one retry
+    socket().drop(1006);
+    expect(client.state).toBe("failed");
+  }
+
+  /** Lets the REST call's promises finish (fake timers hold no macrotask it needs). */
+  async function settle() {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+  }
+
+  it("the check after 'failed' answers 401: signed out with the expiry notice", async () => {
+    const calls: { url: string; auth: string | null }[] = [];
+    vi.stubGlobal("fetch", async (url: string, init: RequestInit) => {
+      calls.push({ url, auth: new Headers(init.headers).get("Authorization") });
+      return new Response('{"error":{"code":"unauthorized","message":"m"}}', { status: 401 });
+    });
+    const { client, socket } = liveClient(1);
+    checkTokenWhenFailed(client, checkToken);
+    client.connect();
+    socket().drop(1006);
+    expect(calls).toEqual([]); // not while it still retries
+    vi.runOnlyPendingTimers();
+    socket().drop(1006);
+    expect(client.state).toBe("failed");
+    await settle();
+
+    expect(calls).toEqual([{ url: "/api/u1/tasks?limit=1", auth: `Bearer ${session.token}` }]);
+    expect(loadSession()).toBeNull();
+    expect(takeSignInNotice()).toBe(SESSION_EXPIRED_MESSAGE);
+  });
+
+  it("a server that still takes the token keeps the session and the Reconnect; each 'failed' checks once", async () => {
+    const fetch = vi.fn(async () => new Response('{"items":[],"next_cursor":null}', { status: 200 }));
+    vi.stubGlobal("fetch", fetch);
+    const { client, socket } = liveClient(1);
+    checkTokenWhenFailed(client, checkToken);
+    failHandshakes(client, socket);
+    await settle();
+    expect(fetch).toHaveBeenCalledTimes(1);
+    expect(client.state).toBe("failed");
+    expect(loadSession()).toEqual(session);
+    expect(takeSignInNotice()).toBeNull();
+
+    client.reconnect();
+    socket().drop(1006);
+    vi.runOnlyPendingTimers();
+    socket().drop(1006);
+    await settle();
+    expect(fetch).toHaveBeenCalledTimes(2);
+    expect(loadSession()).toEqual(session);
+  });
+
+  it("a check that cannot reach the server changes nothing", async () => {
+    vi.stubGlobal("fetch", async () => {
+      throw new TypeError("Failed to fetch");
+    });
+    const { client, socket } = liveClient(1);
+    const check = vi.fn(checkToken);
+    checkTokenWhenFailed(client, check);
+    failHandshakes(client, socket);
+    await settle();
+    expect(check).toHaveBeenCalledTimes(1);
+    expect(client.state).toBe("failed");
+    expect(loadSession()).toEqual(session);
   });
 });

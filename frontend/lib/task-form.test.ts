@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changedFields, draftOf, localInputToIso, parseTags, recreateInput } from "./task-form";
+import { changedFields, draftOf, formatDue, localInputToIso, parseTags, recreateInput } from "./task-form";
 import type { Task } from "./types";
 
 const base: Task = {
@@ -36,6 +36,13 @@ describe("task form helpers", () => {
     expect(changedFields(base, d)).toEqual({});
     expect(changedFields(base, { ...d, title: " New " , tags: "home, x" })).toEqual({ title: "New", tags: ["home", "x"] });
     expect(changedFields(base, { ...d, priority: "high" })).toEqual({ priority: "high" });
+  });
+
+  it("formats a due date in the browser's locale, one copy for the list and the dialog", () => {
+    const iso = "2026-12-01T09:00:00.000Z";
+    const opts = { dateStyle: "medium", timeStyle: "short" } as const;
+    expect(formatDue(iso)).toBe(new Date(iso).toLocaleString(undefined, opts));
+    expect(formatDue("not a date")).toBe("not a date");
   });
 
   it("re-creates with the deleted task's fields", () => {

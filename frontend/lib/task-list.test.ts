@@ -193,6 +193,16 @@ describe("events", () => {
     expect(ids(s)).toEqual([]);
     expect(s.loaded).toBe(false);
   });
+
+  it("is loaded only once a first page for the current filters arrived, not by writes or events", () => {
+    let s = taskListReducer(initialTaskList(), { type: "upsert", task: task(1) });
+    s = taskListReducer(s, { type: "event", event: ev("task.created", task(2)) });
+    expect(s.loaded).toBe(false);
+    s = taskListReducer(s, { type: "page", page: { items: [], next_cursor: null }, reset: true });
+    expect(s.loaded).toBe(true);
+    s = taskListReducer(s, { type: "reload" });
+    expect(s.loaded).toBe(true); // a background reload keeps the list shown
+  });
 });
 
 describe("matching and order", () => {

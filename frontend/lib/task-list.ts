@@ -13,7 +13,7 @@ export interface TaskListState {
   nextCursor: string | null;
   /** True when the server has more pages after the loaded items. */
   hasMore: boolean;
-  /** True once the first page arrived. */
+  /** True once the first page for the current filters arrived; until then the list is "Loading". */
   loaded: boolean;
   /** Highest version seen per task id (from pages, writes and events). */
   versions: Record<number, number>;

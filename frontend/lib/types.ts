@@ -118,9 +118,11 @@ export function isTask(v: unknown): v is Task {
     typeof t.id === "number" &&
     typeof t.version === "number" &&
     typeof t.title === "string" &&
+    typeof t.description === "string" &&
     typeof t.completed === "boolean" &&
     typeof t.priority === "string" &&
-    Array.isArray(t.tags)
+    Array.isArray(t.tags) &&
+    t.tags.every((tag) => typeof tag === "string")
   );
 }
 

@@ -58,8 +58,8 @@ function setup(opts: { random?: () => number; maxAttempts?: number; maxDelayMs?:
     maxAttempts: opts.maxAttempts,
     maxDelayMs: opts.maxDelayMs,
     pingIntervalMs: opts.pingIntervalMs ?? 0,
-    onResync,
   });
+  client.onResync(onResync);
   const states: string[] = [];
   client.onState((s) => states.push(s));
   const seqs: number[] = [];

@@ -5,7 +5,8 @@
  *   `bearer, <jwt>` (not in the URL, where proxies and browser history would keep it);
  * - keeps `lastSeq` (from the first hello, then from each event) and drops any event whose
  *   seq is not above it, so an event is delivered once, also across reconnects;
- * - on `resync` calls onResync (reload the list) and carries on from that socket's hello seq;
+ * - on `resync` calls the onResync listeners (reload the list) and carries on from that
+ *   socket's hello seq;
  * - reconnects after a close or error with capped exponential backoff and jitter, up to
  *   `maxAttempts` times in a row, then goes "failed"; `reconnect()` starts over;
  * - close code 4001 (token expired) → "unauthorized", no reconnect.
@@ -40,7 +41,6 @@ export interface WebSocketClientOptions {
   maxAttempts?: number;
   /** App-level ping interval while open; 0 disables. */
   pingIntervalMs?: number;
-  onResync?: () => void;
 }
 
 export const CLOSE_TOKEN_EXPIRED = 4001;
@@ -65,9 +65,7 @@ const defaultFactory: WebSocketFactory = (url, protocols) =>
   new WebSocket(url, protocols) as unknown as WebSocketLike;
 
 export class WebSocketClient {
-  private readonly opts: Required<Omit<WebSocketClientOptions, "onResync">> & {
-    onResync?: () => void;
-  };
+  private readonly opts: Required<WebSocketClientOptions>;
   private socket: WebSocketLike | null = null;
   private _state: ConnectionState = "closed";
   private _lastSeq: number | null = null;
@@ -91,7 +89,6 @@ export class WebSocketClient {
       maxDelayMs: options.maxDelayMs ?? 8000,
       maxAttempts: options.maxAttempts ?? 5,
       pingIntervalMs: options.pingIntervalMs ?? 25000,
-      onResync: options.onResync,
     };
   }
 
@@ -211,7 +208,6 @@ export class WebSocketClient {
       }
       case "resync": {
         if (this.helloSeq !== null) this._lastSeq = this.helloSeq;
-        this.opts.onResync?.();
         this.resyncListeners.forEach((l) => l());
         return;
       }

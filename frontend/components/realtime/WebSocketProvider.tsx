@@ -1,8 +1,9 @@
 "use client";
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
+import { checkToken } from "@/lib/api";
 import { tasksSocketUrl } from "@/lib/config";
-import { expireOnRejectedToken } from "@/lib/live-session";
+import { checkTokenWhenFailed, expireOnRejectedToken } from "@/lib/live-session";
 import type { EventMessage } from "@/lib/types";
 import { WebSocketClient, type ConnectionState } from "@/lib/websocket-client";
 import { useSession } from "../session/SessionProvider";
@@ -39,12 +40,16 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
     const offState = client.onState(setState);
     // A 4001 close ends the session like a 401 does, so the user is never left on a dead feed.
     const offExpired = expireOnRejectedToken(client, expire);
+    // A token refused at the handshake looks like a network fault (1006): when the retries give
+    // up, one REST call asks the server, and its 401 ends the session the same way.
+    const offFailed = checkTokenWhenFailed(client, checkToken);
     const offEvent = client.onEvent((event) => handlers.current.forEach((h) => h({ kind: "event", event })));
     const offResync = client.onResync(() => handlers.current.forEach((h) => h({ kind: "resync" })));
     client.connect(); // reports "connecting" through onState
     return () => {
       offState();
       offExpired();
+      offFailed();
       offEvent();
       offResync();
       client.close();

@@ -43,13 +43,15 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
     if (tags.length) input.tags = tags;
     if (draft.due) input.due_date = localInputToIso(draft.due);
     keyRef.current ??= newIdempotencyKey();
+    const sent = draft;
     setBusy(true);
     setError(null);
     try {
       const task = await createTask(input, keyRef.current);
       keyRef.current = null;
       onCreated(task);
-      setDraft(EMPTY);
+      // Cleared only if untouched: what was typed while the request was out is kept.
+      setDraft((d) => (d === sent ? EMPTY : d));
       titleRef.current?.focus();
     } catch (err) {
       if (isApiError(err)) {

@@ -17,15 +17,15 @@ import { Toolbar } from "./Toolbar";
 import { UndoToast } from "./UndoToast";
 import { secondaryButton } from "./styles";
 
-type LoadState = { kind: "loading" } | { kind: "ready" } | { kind: "error"; message: string };
-
 function messageOf(e: unknown, fallback: string): string {
   return isApiError(e) ? e.message : fallback;
 }
 
 export function Dashboard({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const [list, dispatch] = useReducer(taskListReducer, undefined, () => initialTaskList());
-  const [load, setLoad] = useState<LoadState>({ kind: "loading" });
+  // Why the first page could not be loaded. "Loading" itself is read from the list (`loaded`),
+  // which the filters action clears in the same render: no "No tasks match" before it.
+  const [loadError, setLoadError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   const [busyIds, setBusyIds] = useState<ReadonlySet<number>>(new Set());
@@ -36,6 +36,9 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
   const [deleted, setDeleted] = useState<{ task: Task; key: number } | null>(null);
   const { state: liveState, subscribe } = useLive();
 
+  const loading = !list.loaded && loadError === null;
+  const ready = list.loaded && loadError === null;
+
   const listRef = useRef(list);
   listRef.current = list;
   const gen = useRef(0);
@@ -43,7 +46,10 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
   const moreBusy = useRef(false);
   const sentinelRef = useRef<HTMLDivElement>(null);
 
-  /** Loads the first page for the current filters; `quiet` keeps the list shown meanwhile. */
+  /**
+   * Loads the first page for the current filters; `quiet` (a background reload) leaves what is
+   * shown, an error included, until the answer.
+   */
   const loadFirst = useCallback(async (quiet = false) => {
     const my = ++gen.current;
     abortRef.current?.abort();
@@ -51,17 +57,17 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     abortRef.current = ctrl;
     moreBusy.current = false;
     setLoadingMore(false);
-    if (!quiet) setLoad({ kind: "loading" });
+    if (!quiet) setLoadError(null);
     dispatch({ type: "reload" }); // changes from now on are newer than the page
     try {
       const page = await listTasks(listRef.current.filters, null, ctrl.signal);
       if (gen.current !== my) return;
       dispatch({ type: "page", page, reset: true });
-      setLoad({ kind: "ready" });
+      setLoadError(null);
     } catch (e) {
       if (gen.current !== my || (e as Error)?.name === "AbortError") return;
       if (isApiError(e) && e.status === 401) return; // signed out already
-      setLoad({ kind: "error", message: messageOf(e, "Could not load your tasks.") });
+      setLoadError(messageOf(e, "Could not load your tasks."));
     }
   }, []);
 
@@ -115,7 +121,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
   // Infinite scroll.
   useEffect(() => {
     const el = sentinelRef.current;
-    if (!el || !list.hasMore || load.kind !== "ready" || typeof IntersectionObserver === "undefined") return;
+    if (!el || !list.hasMore || !ready || typeof IntersectionObserver === "undefined") return;
     const io = new IntersectionObserver(
       (entries) => {
         if (entries.some((e) => e.isIntersecting)) void loadMore();
@@ -124,10 +130,16 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     );
     io.observe(el);
     return () => io.disconnect();
-  }, [list.hasMore, list.items.length, load.kind, loadMore]);
+  }, [list.hasMore, list.items.length, ready, loadMore]);
 
   const setFilters = useCallback((f: TaskFilters) => {
-    if (JSON.stringify(f) !== JSON.stringify(listRef.current.filters)) dispatch({ type: "filters", filters: f });
+    if (JSON.stringify(f) === JSON.stringify(listRef.current.filters)) return;
+    // A page still on its way was asked for under the old filters: it must not fill (and mark
+    // loaded) the new list before the filters effect above sends the new request.
+    gen.current++;
+    abortRef.current?.abort();
+    setLoadError(null); // in the same render as the list's reset, so "Loading" shows at once
+    dispatch({ type: "filters", filters: f });
   }, []);
 
   function markBusy(id: number, on: boolean) {
@@ -240,19 +252,19 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
         )}
 
         <section aria-label="Task list" className="rounded-lg bg-white shadow-sm">
-          {load.kind === "loading" && <p className="px-4 py-6 text-center text-slate-500">Loading tasks…</p>}
-          {load.kind === "error" && (
+          {loading && <p className="px-4 py-6 text-center text-slate-500">Loading tasks…</p>}
+          {loadError !== null && (
             <div role="alert" className="flex flex-col items-center gap-3 px-4 py-6 text-center text-red-800">
-              <p>{load.message}</p>
+              <p>{loadError}</p>
               <button type="button" onClick={() => void loadFirst()} className={secondaryButton}>
                 Retry
               </button>
             </div>
           )}
-          {load.kind === "ready" && list.items.length === 0 && !list.hasMore && (
+          {ready && list.items.length === 0 && !list.hasMore && (
             <p className="px-4 py-6 text-center text-slate-500">{filtered ? "No tasks match" : "No tasks yet"}</p>
           )}
-          {load.kind === "ready" && (
+          {ready && (
             <ul aria-label="Tasks">
               {list.items.map((t) => (
                 <TaskItem
@@ -267,7 +279,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
               ))}
             </ul>
           )}
-          {load.kind === "ready" && list.hasMore && (
+          {ready && list.hasMore && (
             <div className="border-t border-slate-100 p-3 text-center">
               <div ref={sentinelRef} aria-hidden="true" className="h-px" />
               <button type="button" onClick={() => void loadMore()} disabled={loadingMore} className={secondaryButton}>

@@ -2,7 +2,7 @@
 
 import { useId, useState } from "react";
 import { isApiError, updateTask } from "@/lib/api";
-import { changedFields, draftOf, formatTags, type TaskDraft } from "@/lib/task-form";
+import { changedFields, draftOf, formatDue, formatTags, type TaskDraft } from "@/lib/task-form";
 import { isTask, type Task, type TaskInput } from "@/lib/types";
 import { Dialog } from "../ui/Dialog";
 import { TaskFields } from "./TaskFields";
@@ -12,10 +12,7 @@ import { fieldClass, primaryButton, secondaryButton } from "./styles";
 function show(field: keyof TaskInput, v: TaskInput[keyof TaskInput]): string {
   if (v === null || v === undefined || v === "") return "—";
   if (field === "tags") return formatTags(v as string[]) || "—";
-  if (field === "due_date") {
-    const d = new Date(v as string);
-    return Number.isNaN(d.getTime()) ? String(v) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-  }
+  if (field === "due_date") return formatDue(v as string);
   return String(v);
 }
 
@@ -27,6 +24,12 @@ const FIELD_LABEL: Record<string, string> = {
   due_date: "Due date",
   completed: "Completed",
 };
+
+/**
+ * Given to Dialog while a save is out: Escape and the backdrop do nothing, so the user sees the
+ * save finish, and its onClose cannot land on whatever dialog would be open by then.
+ */
+const IGNORE_CLOSE = () => {};
 
 /**
  * Edit dialog. Save sends the changed fields with `version`; a 409 version_conflict shows
@@ -48,6 +51,7 @@ export function EditTaskDialog({
   const [conflict, setConflict] = useState<{ current: Task; mine: TaskInput } | null>(null);
   const errorId = `${id}-error`;
   const headingId = `${id}-heading`;
+  const dialogClose = busy ? IGNORE_CLOSE : onClose;
 
   async function send(patch: TaskInput, version: number) {
     setBusy(true);
@@ -87,7 +91,7 @@ export function EditTaskDialog({
   if (conflict) {
     const fields = Object.keys(conflict.mine) as (keyof TaskInput)[];
     return (
-      <Dialog key="conflict" labelledBy={headingId} onClose={onClose}>
+      <Dialog key="conflict" labelledBy={headingId} onClose={dialogClose}>
         <h2 id={headingId} className="text-lg font-semibold">
           This task changed
         </h2>
@@ -157,7 +161,7 @@ export function EditTaskDialog({
   }
 
   return (
-    <Dialog key="edit" labelledBy={headingId} onClose={onClose}>
+    <Dialog key="edit" labelledBy={headingId} onClose={dialogClose}>
       <form onSubmit={onSubmit} noValidate>
         <h2 id={headingId} className="text-lg font-semibold">
           Edit task
@@ -188,7 +192,7 @@ export function EditTaskDialog({
           </p>
         )}
         <div className="mt-5 flex justify-end gap-2">
-          <button type="button" className={secondaryButton} onClick={onClose}>
+          <button type="button" className={secondaryButton} disabled={busy} onClick={onClose}>
             Cancel
           </button>
           <button type="submit" className={primaryButton} disabled={busy}>

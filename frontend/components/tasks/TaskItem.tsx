@@ -1,5 +1,6 @@
 "use client";
 
+import { formatDue } from "@/lib/task-form";
 import type { Task } from "@/lib/types";
 
 const PRIORITY_BADGE: Record<Task["priority"], string> = {
@@ -7,12 +8,6 @@ const PRIORITY_BADGE: Record<Task["priority"], string> = {
   medium: "bg-amber-100 text-amber-900",
   low: "bg-slate-100 text-slate-700",
 };
-
-function formatDue(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 export function TaskItem({
   task,
