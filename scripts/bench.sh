@@ -129,6 +129,7 @@ wait_for_outbox() {
     sleep 0.1
   done
   echo "the outbox relay did not catch up within 60 s" >&2
+  return 1
 }
 api() { # scenario datafile
   settle
@@ -203,7 +204,7 @@ if [ "$ws_sockets" != 0 ]; then
   # stderr (progress, server errors it saw) passes through; a dead server makes it exit 1.
   ws_result=$(./build/ws-load --host 127.0.0.1 --port $port --users-file "$out/users_r.txt" \
     --sockets "$ws_sockets" --rate "$ws_rate" --seconds "$duration" --server-pid "$server") ||
-    echo "ws-load exited with status $?" >&2
+    { echo "ws-load exited with status $?" >&2; exit 1; }
   echo "$bus: $(grep '^RESULT' <<<"$ws_result" || echo "RESULT none")"
   events_report "ws-$ws_sockets" "$since"
 fi

@@ -17,9 +17,6 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-# The dashboard (frontend/) builds with Node.js 20 or newer and npm; Debian 12's
-# own nodejs is 18, so a newer one must already be on the machine.
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
@@ -29,8 +26,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The dashboard (frontend/) builds with Node.js 20 or newer and its npm. Not
+# installed from apt: Debian 12's nodejs is 18, so a newer one (nodejs.org or
+# NodeSource, npm included) must already be on the machine.
 node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "install-deps: the dashboard needs Node.js 20 or newer (found $(node --version 2>/dev/null || echo none))" >&2
+if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
+  echo "install-deps: the dashboard needs Node.js 20 or newer with npm (found node" \
+    "$(node --version 2>/dev/null || echo none), npm $(npm --version 2>/dev/null || echo none));" \
+    "install it from https://nodejs.org or NodeSource" >&2
   exit 1
 fi

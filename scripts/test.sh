@@ -79,10 +79,13 @@ dashboard_suites() {
   (cd frontend && node_modules/.bin/vitest run --reporter=default --reporter=json \
     --outputFile=test-results/vitest.json) >.local/vitest.log 2>&1 || tail -n 60 .local/vitest.log
   suite dashboard-unit $(json_counts $results/vitest.json \
-    'r.numPassedTests' 'r.numFailedTests + (r.numTotalTests ? 0 : 1)')
+    'r.numPassedTests' 'r.numFailedTests + (r.success && r.numTotalTests ? 0 : 1)')
 
   local admin="host=127.0.0.1 port=$pgport user=taskflow dbname=postgres"
-  psql "$admin" -qc 'DROP DATABASE IF EXISTS tf_e2e WITH (FORCE)' -c 'CREATE DATABASE tf_e2e' >/dev/null
+  if ! psql "$admin" -qc 'DROP DATABASE IF EXISTS tf_e2e WITH (FORCE)' -c 'CREATE DATABASE tf_e2e' >/dev/null; then
+    suite dashboard-e2e 0 1
+    return
+  fi
   (cd frontend && TASKFLOW_BIN=$(pwd)/../$build/taskflow FRONTEND_DIR=$out_dir \
     E2E_DATABASE_URL="host=127.0.0.1 port=$pgport user=taskflow dbname=tf_e2e" \
     node_modules/.bin/playwright test) >.local/e2e.log 2>&1

@@ -771,6 +771,8 @@ class PingTest(RealtimeBase):
         took = time.monotonic() - start
         self.assertIsNotNone(mute_closed, f"a client that answers no ping is still open after "
                                           f"{WAIT}s ({mute.pings_received} pings received)")
+        self.assertEqual(mute_closed, ("close frame", 1001),
+                         "docs/realtime.md: two missed pongs close with 1001")
         self.assertGreaterEqual(mute.pings_received, 2, "closed before it missed two pongs")
         self.assertGreaterEqual(took, 2 * self.PING_MS / 1000 * 0.8, "closed too early")
 
@@ -823,10 +825,10 @@ def stop_replicas(sockets, servers, buses):
         ws.abort()
     problems = []
     for s in servers:
-        alive = s.alive()
-        rc = s.stop()
-        if not alive or rc != 0:
-            problems.append(f"{s.name}: alive={alive} exit={rc!r}\n{s.log_tail(20)}")
+        try:
+            H.stop_checked(s)
+        except AssertionError as e:
+            problems.append(str(e))
     for b in buses:
         b.stop()
     if problems:
