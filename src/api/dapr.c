@@ -17,7 +17,7 @@ struct event_job {
 	struct call_job base;
 	char consumer[160];
 	struct delivered_event event;
-	bool broadcast;
+	enum subscription kind;
 };
 
 static bool dapr_call_allowed(struct call *c);
@@ -53,9 +53,8 @@ void api_dapr_event(struct call *c, bool broadcast)
 		return;
 	h2o_req_t *req = c->req;
 	struct event_job *job = call_job_new(c, sizeof *job);
-	job->broadcast = broadcast;
-	consumer_name(broadcast ? SUBSCRIPTION_BROADCAST : SUBSCRIPTION_WORK,
-	              c->app->cfg->instance_id, job->consumer, sizeof job->consumer);
+	job->kind = broadcast ? SUBSCRIPTION_BROADCAST : SUBSCRIPTION_WORK;
+	consumer_name(job->kind, c->app->cfg->instance_id, job->consumer, sizeof job->consumer);
 	if (req->entity.base == NULL || req->entity.len > CALL_MAX_BODY ||
 	    !consumer_parse(req->entity.base, req->entity.len, &job->event)) {
 		reply_status(&job->base.reply, "DROP");
@@ -85,9 +84,9 @@ static void event_result(struct call_job *base, struct db_conn *conn, PGresult *
 	struct event_job *job = (struct event_job *)base;
 	enum delivery d = consumer_receipt_outcome(r, job->consumer, &job->event);
 	PQclear(r);
-	if (d == DELIVERY_DONE && job->broadcast && job->base.call)
-		realtime_forward_cloudevent(job->event.user_id, job->base.call->req->entity.base,
-		                            job->base.call->req->entity.len);
+	if (job->base.call)
+		consumer_forward_live(job->kind, d, &job->event, job->base.call->req->entity.base,
+		                      job->base.call->req->entity.len);
 	reply_status(&base->reply, d == DELIVERY_DONE   ? "SUCCESS"
 	                           : d == DELIVERY_DROP ? "DROP"
 	                                                : "RETRY");

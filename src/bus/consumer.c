@@ -103,7 +103,8 @@ enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, in
 	return d;
 }
 
-enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len)
+enum delivery consumer_handle(PGconn *pg, enum subscription kind, const char *consumer,
+                              const char *json, size_t len)
 {
 	struct delivered_event e;
 	if (!consumer_parse(json, len, &e)) {
@@ -117,8 +118,13 @@ enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json
 	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 4, NULL, params, NULL, NULL, 0);
 	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
 	PQclear(r);
-	if (d == DELIVERY_DONE && strncmp(consumer, "broadcast:", 10) == 0)
-		realtime_forward_cloudevent(e.user_id, json,
-		                            len); /* sockets skip a seq they already had */
+	consumer_forward_live(kind, d, &e, json, len);
 	return d;
+}
+
+void consumer_forward_live(enum subscription kind, enum delivery d, const struct delivered_event *e,
+                           const char *json, size_t len)
+{
+	if (d == DELIVERY_DONE && kind == SUBSCRIPTION_BROADCAST)
+		realtime_forward_cloudevent(e->user_id, json, len);
 }

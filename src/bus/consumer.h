@@ -47,6 +47,12 @@ enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, in
                                     const char *const *event_ids, int n);
 
 /* Handles one delivery on a blocking connection (consumer threads). */
-enum delivery consumer_handle(PGconn *pg, const char *consumer, const char *json, size_t len);
+enum delivery consumer_handle(PGconn *pg, enum subscription kind, const char *consumer,
+                              const char *json, size_t len);
+
+/* After a delivery's receipt: a broadcast event handled (now or before) goes
+ * on to this replica's live sockets, which skip a seq they already had. */
+void consumer_forward_live(enum subscription kind, enum delivery d, const struct delivered_event *e,
+                           const char *json, size_t len);
 
 #endif

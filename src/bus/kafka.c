@@ -691,7 +691,7 @@ static enum delivery handle(struct subscriber *s, const rd_kafka_message_t *m)
 			return DELIVERY_RETRY;
 		}
 	}
-	return consumer_handle(s->pg, s->name, m->payload ? (const char *)m->payload : "",
+	return consumer_handle(s->pg, s->kind, s->name, m->payload ? (const char *)m->payload : "",
 	                       m->payload ? m->len : 0);
 }
 
