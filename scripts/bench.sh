@@ -11,11 +11,11 @@
 # secret) and their tasks, then for each scenario runs wrk against the API and
 # pgbench -M prepared with the API's own SQL (scripts/bench/pg_*.sql) at the
 # same concurrency. Prints req/s, p50, p99 for both and the API/pgbench ratio,
-# the server's idle RSS, and for the writes the events the outbox relay
-# published: how many per second, and the time from commit to the bus's
-# acknowledgement (p50, p99). --bus kafka publishes to a local broker
+# the server's idle RSS, and for the writes the events that went through the
+# bus: how many per second, and the time from the event's transaction to the
+# work subscription's receipt (p50, p99). --bus kafka publishes to a local broker
 # (tests/tools/kafka_mock_broker.c) instead of the in-process bus. Last, tasks
-# are created at a steady --steady rate to measure commit to ack at that rate,
+# are created at a steady --steady rate to measure that time at that rate,
 # and --drain events are written to the outbox at once to measure how many
 # events per second the relay moves through the bus. After them, --ws holds SOCKETS live-sync
 # WebSockets spread over the read users (build/ws-load, tests/tools/ws_load.c), measures the
@@ -125,42 +125,76 @@ settle() {
 }
 wait_for_outbox() {
   for _ in $(seq 600); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log WHERE published_at IS NULL")" = 0 ] && return
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_outbox")" = 0 ] && return
     sleep 0.1
   done
   echo "the outbox relay did not catch up within 60 s" >&2
   return 1
 }
+# CPU time in clock ticks, user and system: the server's (all its threads),
+# and PostgreSQL's (the postmaster, its live children, and the children it
+# has reaped: connections that closed).
+server_ticks() { awk '{print $14 + $15}' /proc/$server/stat; }
+pg_ticks() {
+  local pm
+  pm=$(head -n 1 $pgdir/data/postmaster.pid)
+  { awk '{print $14 + $15 + $16 + $17}' /proc/$pm/stat
+    for c in $(pgrep -P "$pm"); do awk '{print $14 + $15}' /proc/$c/stat 2>/dev/null || true; done
+  } | awk '{t += $1} END {print t}'
+}
+# Microseconds of CPU per request between two tick readings.
+per_request() { # ticks-before ticks-after requests
+  awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", (b - a) * 1e6 / hz / n}'
+}
 api() { # scenario datafile
   settle
-  SCENARIO=$1 wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/bench/requests.lua \
+  local s0 p0 result
+  s0=$(server_ticks) p0=$(pg_ticks)
+  result=$(SCENARIO=$1 wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/bench/requests.lua \
     "http://127.0.0.1:$port" -- "$2" | awk '/^RESULT/ {print $2, $3, $4, $5}' |
-    sed 's/[a-z0-9_]*=//g'
+    sed 's/[a-z0-9_]*=//g')
+  local n=$(awk -v r="${result%% *}" -v d="$duration" 'BEGIN {printf "%d", r * d}')
+  echo "$result $(per_request "$s0" "$(server_ticks)" "$n") $(per_request "$p0" "$(pg_ticks)" "$n")"
 }
 pg() { # sqlfile
   settle
+  local p0
+  p0=$(pg_ticks)
   pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -r -D users="$users" -D tasks="$tasks" \
     -D base="$base" -f "$1" -l --log-prefix="$out/pglog" "$db" >"$out/pgbench.txt" 2>&1
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out/pgbench.txt")
+  local p1 n
+  p1=$(pg_ticks)
+  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out/pgbench.txt")
   # Latency percentiles from the per-transaction log (microseconds in column 3).
   cat "$out"/pglog.* | awk '{print $3}' | sort -n >"$out/lat.txt"
   rm -f "$out"/pglog.*
   n=$(wc -l <"$out/lat.txt")
   p50=$(sed -n "$((n / 2 + 1))p" "$out/lat.txt")
   p99=$(sed -n "$((n * 99 / 100 + 1))p" "$out/lat.txt")
-  awk -v t="$tps" -v a="$p50" -v b="$p99" 'BEGIN {printf "%s %.3f %.3f 0\n", t, a / 1000, b / 1000}'
+  awk -v t="$tps" -v a="$p50" -v b="$p99" 'BEGIN {printf "%s %.3f %.3f 0", t, a / 1000, b / 1000}'
+  echo " $(per_request "$p0" "$p1" "$n")"
 }
 
-# The events a run's writes produced, once the relay has published them all.
+# The events a run's writes produced, once the work subscription has handled
+# them all: its receipt's time (the transaction that recorded it) against the
+# event's (the transaction that wrote it).
 events_report() { # scenario first-log-id
   wait_for_outbox
+  for _ in $(seq 600); do
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log e WHERE id > $2 AND NOT EXISTS
+      (SELECT FROM event_receipts r WHERE r.consumer = 'work' AND r.event_id = e.event_id)")" = 0 ] && break
+    sleep 0.1
+  done
   psql -Atq "$db" -F' ' -c "SELECT count(*),
-      count(*) / greatest(extract(epoch FROM max(published_at) - min(\"timestamp\")), 0.001),
-      1000 * extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY published_at - \"timestamp\")),
-      1000 * extract(epoch FROM percentile_cont(0.99) WITHIN GROUP (ORDER BY published_at - \"timestamp\"))
-    FROM event_log WHERE id > $2" >"$out/events-$1.txt"
+      count(*) / greatest(extract(epoch FROM max(received_at) - min(\"timestamp\")), 0.001),
+      1000 * extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY received_at - \"timestamp\")),
+      1000 * extract(epoch FROM percentile_cont(0.99) WITHIN GROUP (ORDER BY received_at - \"timestamp\"))
+    FROM event_log e JOIN event_receipts r ON r.consumer = 'work' AND r.event_id = e.event_id
+    WHERE e.id > $2" >"$out/events-$1.txt"
 }
 
+cpu=""
 [ -z "${scenarios// /}" ] ||
   printf "%-9s %10s %9s %9s %6s | %10s %9s %9s | %6s\n" scenario api_rps p50_ms p99_ms non2xx pg_tps p50_ms p99_ms ratio
 for scenario in $scenarios; do
@@ -170,13 +204,16 @@ for scenario in $scenarios; do
     complete) data=$out/tasks_r.txt sql=scripts/bench/pg_complete.sql ;;
   esac
   since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
-  read -r a_rps a_p50 a_p99 a_bad <<<"$(api $scenario "$data")"
+  read -r a_rps a_p50 a_p99 a_bad a_srv a_pg <<<"$(api $scenario "$data")"
   [ "$scenario" = list ] || events_report "$scenario" "$since"
-  read -r p_rps p_p50 p_p99 _ <<<"$(pg $sql)"
+  read -r p_rps p_p50 p_p99 _ p_pg <<<"$(pg $sql)"
   awk -v s=$scenario -v ar="$a_rps" -v a5="$a_p50" -v a9="$a_p99" -v ab="$a_bad" \
     -v pr="$p_rps" -v p5="$p_p50" -v p9="$p_p99" \
     'BEGIN {printf "%-9s %10.0f %9.2f %9.2f %6d | %10.0f %9.2f %9.2f | %5.0f%%\n", s, ar, a5, a9, ab, pr, p5, p9, 100 * ar / pr}'
+  cpu="${cpu}$(printf "cpu (%s): server %s us/request, PostgreSQL %s us/request; pgbench's PostgreSQL %s us/transaction" \
+    "$scenario" "$a_srv" "$a_pg" "$p_pg")"$'\n'
 done
+printf "%s" "${cpu:-}"
 if [ "$steady" != 0 ]; then
   settle
   since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
@@ -187,16 +224,18 @@ if [ "$steady" != 0 ]; then
 fi
 if [ "$drain" != 0 ]; then
   settle
-  psql -q "$db" -c "INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, data)
+  psql -q "$db" -c "WITH e AS (INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, data)
     SELECT gen_random_uuid(), 'task.created', 'drain-' || (n % 1000), n::text, n / 1000 + 1,
            '{\"task\": {\"id\": 0, \"title\": \"drain\"}}'
-    FROM generate_series(1, $drain) n ORDER BY n % 1000, n"
+    FROM generate_series(1, $drain) n ORDER BY n % 1000, n RETURNING id)
+    INSERT INTO event_outbox (id) SELECT id FROM e"
   wait_for_outbox
+  # From the first receipt to the last: the relay's batches, each handled at once.
   psql -Atq "$db" -F' ' -c "SELECT count(*), count(*) / greatest(extract(epoch FROM
-      max(published_at) - min(published_at)), 0.001) FROM event_log WHERE user_id LIKE 'drain-%'
-      AND published_at IS NOT NULL" >"$out/drain.txt"
+      max(received_at) - min(received_at)), 0.001) FROM event_receipts
+      WHERE consumer = 'work' AND user_id LIKE 'drain-%'" >"$out/drain.txt"
   read -r n rate <"$out/drain.txt"
-  printf "drain (%s bus): %d events published at %.0f/s\n" "$bus" "$n" "$rate"
+  printf "drain (%s bus): %d events through the bus to the work subscription at %.0f/s\n" "$bus" "$n" "$rate"
 fi
 if [ "$ws_sockets" != 0 ]; then
   settle
@@ -211,7 +250,7 @@ fi
 for f in "$out"/events-*.txt; do
   [ -f "$f" ] || continue
   read -r n rate p50 p99 <"$f"
-  printf "events (%s bus, %s): %d published, %.0f/s, commit to bus ack p50 %.1f ms, p99 %.1f ms\n" \
+  printf "events (%s bus, %s): %d handled, %.0f/s, commit to work subscription p50 %.1f ms, p99 %.1f ms\n" \
     "$bus" "$(basename "$f" .txt | sed 's/events-//')" "$n" "$rate" "$p50" "$p99"
 done
 if [ -n "${scenarios// /}" ]; then

@@ -26,9 +26,11 @@ RETURNING id, user_id, title, description, completed,
   (extract(epoch FROM due_date) * 1000000)::bigint, (extract(epoch FROM created_at) * 1000000)::bigint,
   (extract(epoch FROM updated_at) * 1000000)::bigint, version;
 WITH next AS (INSERT INTO event_seqs (user_id, seq) VALUES ('bench-r-' || :uid, 1)
-  ON CONFLICT (user_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq)
-INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, correlation_id, data, version)
-SELECT gen_random_uuid(), 'task.completed', 'bench-r-' || :uid, :id::text, next.seq, gen_random_uuid()::text,
-  '{"task": {"id": 0, "title": "seed task", "completed": true, "priority": "medium", "tags": [], "due_date": null}, "changed_fields": ["completed"]}'::jsonb,
-  1 FROM next RETURNING seq;
+  ON CONFLICT (user_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq),
+e AS (INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, correlation_id, data, version)
+  SELECT gen_random_uuid(), 'task.completed', 'bench-r-' || :uid, :id::text, next.seq, gen_random_uuid()::text,
+    '{"task": {"id": 0, "title": "seed task", "completed": true, "priority": "medium", "tags": [], "due_date": null}, "changed_fields": ["completed"]}'::jsonb,
+    1 FROM next RETURNING id, seq),
+outbox AS (INSERT INTO event_outbox (id) SELECT id FROM e)
+SELECT seq FROM e;
 COMMIT;

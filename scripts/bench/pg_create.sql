@@ -1,6 +1,6 @@
 -- The SQL of POST /api/{user_id}/tasks: the task and its event in one
 -- statement (src/store/tasks_sql.c SQL_CREATE, with src/store/events_sql.h's
--- EVENTS_NEXT_SEQ_CTE and EVENTS_INSERT), committed on its own.
+-- EVENTS_NEXT_SEQ_CTE and EVENTS_APPEND_CTES), committed on its own.
 \set uid random(1, :users)
 WITH t AS (INSERT INTO tasks (user_id, title, description, priority, tags, due_date, completed,
                               completed_at, created_at, updated_at)
@@ -20,5 +20,6 @@ e AS (INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq, c
   SELECT gen_random_uuid(), 'task.created', 'bench-w-' || :uid, t.id::text, next.seq, gen_random_uuid()::text,
     jsonb_set('{"task": {"id": 0, "user_id": "bench", "title": "bench task", "description": "created by scripts/bench.sh", "completed": false, "completed_at": null, "priority": "medium", "tags": [], "due_date": null, "created_at": "2026-11-19T08:26:40.000Z", "updated_at": "2026-11-19T08:26:40.000Z", "version": 1}}'::jsonb,
               '{task,id}', to_jsonb(t.id))::jsonb,
-    1 FROM next, t)
+    1 FROM next, t RETURNING id, seq),
+outbox AS (INSERT INTO event_outbox (id) SELECT id FROM e)
 SELECT * FROM t;

@@ -23,13 +23,15 @@
 /* Any constant unique to TaskFlow's relay (the migration lock has another). */
 #define LEADER_LOCK_KEY "7406542138"
 
+/* The outbox's first ids, then their events by primary key: as a join, the
+ * planner may merge-join and walk the whole log up to the first of them. */
 static const char SQL_UNPUBLISHED[] =
     "SELECT id, event_id, event_type, user_id, aggregate_id, seq,"
     " to_char(\"timestamp\" AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
     " correlation_id, data::text, version"
-    " FROM event_log WHERE published_at IS NULL ORDER BY id LIMIT $1";
-static const char SQL_MARK_PUBLISHED[] =
-    "UPDATE event_log SET published_at = now() WHERE id = ANY($1::bigint[])";
+    " FROM event_log WHERE id = ANY(ARRAY(SELECT id FROM event_outbox ORDER BY id LIMIT $1))"
+    " ORDER BY id";
+static const char SQL_MARK_PUBLISHED[] = "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])";
 
 struct relay {
 	const struct config *cfg;

@@ -124,6 +124,27 @@ def psql_rows(dbname, sql):
     return [line.split("|") for line in out.splitlines()] if out else []
 
 
+def append_event(dbname, event_id, event_type, user_id, data):
+    """An event written behind the server's back as the server writes one: in the log and the
+    outbox, with no NOTIFY."""
+    psql(dbname, "with e as (insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                 f" values ('{event_id}', '{event_type}', '{user_id}', '1', 1, '{data}') returning id)"
+                 " insert into event_outbox (id) select id from e")
+
+
+def unpublished(dbname, event_ids=None):
+    """How many events wait in the outbox (of `event_ids`, when given)."""
+    where = ""
+    if event_ids is not None:
+        where = " where event_id in (" + ",".join(f"'{e}'" for e in event_ids) + ")"
+    return int(psql(dbname, f"select count(*) from event_outbox join event_log using (id){where}"))
+
+
+def is_published(dbname, event_id):
+    """The relay has had the bus acknowledge the event (it left the outbox)."""
+    return unpublished(dbname, [event_id]) == 0
+
+
 def wait_until(predicate, timeout=20.0, what="condition", interval=0.05):
     """Poll until predicate() is true; fail the test after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -143,8 +143,7 @@ class DaprTest(SidecarTestCase):
                          [("success", "pubsub-broadcast")])
         deliveries = [d for d in self.sidecar.get("/deliveries?route=/dapr/events/work") if d["eventId"] == event_id]
         self.assertEqual([d["outcome"] for d in deliveries], ["success"])
-        self.assertEqual(H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{event_id}'"),
-                         [["t"]])
+        self.assertTrue(H.is_published(self.db_name, event_id))
 
     def test_routes_the_sidecar_calls_need_the_app_token(self):
         for method, path in (("GET", "/dapr/subscribe"), ("POST", "/dapr/events/work"),
@@ -198,9 +197,12 @@ class DaprTest(SidecarTestCase):
                 t.start()
             for t in threads:
                 t.join()
-            self.assertEqual(H.psql_rows(self.db_name, "select count(*), count(published_at) from event_log where"
-                                                f" user_id in ({','.join(repr(u['id']) for u in users)})"),
-                             [["1000", "0"]])
+            users_in = ",".join(repr(u["id"]) for u in users)
+            self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from event_log where user_id in ({users_in})"),
+                             [["1000"]])
+            self.assertEqual(int(H.psql(self.db_name, "select count(*) from event_outbox join event_log using (id)"
+                                                      f" where user_id in ({users_in})")), 1000,
+                             "nothing published while the sidecar refuses")
         finally:
             self.sidecar.post("/fail", {"publish": None})
         for u in users:
@@ -229,17 +231,15 @@ class DaprCronTest(SidecarTestCase):
     def test_cron_tick_answers_200_and_sweeps_the_outbox(self):
         # An event written behind the server's back: no NOTIFY, so only a sweep finds it.
         eid = str(uuid.uuid4())
-        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
-                             f" values ('{eid}', 'task.created', '{self.user['id']}', '1', 1, '{{\"task\": {{}}}}')")
-        published = f"select published_at is not null from event_log where event_id = '{eid}'"
+        H.append_event(self.db_name, eid, "task.created", self.user["id"], '{"task": {}}')
         time.sleep(1)
-        self.assertEqual(H.psql_rows(self.db_name, published), [["f"]], "nothing but the tick may sweep")
+        self.assertFalse(H.is_published(self.db_name, eid), "nothing but the tick may sweep")
         # A tick as the sidecar sends it (contract 4.1): empty body, timeZone and readTimeUTC.
         r = H.api("POST", "/dapr/cron", b"", server=self.server,
                   headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/json",
                            "timeZone": "UTC", "readTimeUTC": "2026-11-27T00:00:00Z"})
         self.assertStatus(r, 200)
-        H.wait_until(lambda: H.psql_rows(self.db_name, published) == [["t"]], what="the swept event")
+        H.wait_until(lambda: H.is_published(self.db_name, eid), what="the swept event")
 
 
 class DaprIdempotencyTest(SidecarTestCase):

@@ -3,6 +3,7 @@ in order with a gap-free per-user seq, published by the relay and handled once p
 whatever crashes or gets lost on the way (docs/events.md)."""
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -157,9 +158,7 @@ class EventsTest(H.ApiTestCase):
         ids = [e[5] for e in events(self.db_name, self.uid)]
         self.assertEqual(len(ids), 5)
         id_list = ",".join(f"'{i}'" for i in ids)
-        H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_log where event_id in ({id_list})"
-                                              " and published_at is not null") == [["5"]],
-                   what="the relay to publish")
+        H.wait_until(lambda: H.unpublished(self.db_name, ids) == 0, what="the relay to publish")
         H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id in ({id_list})")
                    == [["10"]], what="both consumers to handle the events")
         per = H.psql_rows(self.db_name, f"select consumer, count(*) from event_receipts where event_id in ({id_list})"
@@ -169,11 +168,9 @@ class EventsTest(H.ApiTestCase):
     def test_the_event_log_is_immutable(self):
         H.create_task(self.uid, self.token, server=self.server)
         eid = events(self.db_name, self.uid)[0][5]
-        H.wait_until(lambda: H.psql_rows(self.db_name, f"select published_at is not null from event_log"
-                                              f" where event_id = '{eid}'") == [["t"]], what="publication")
+        H.wait_until(lambda: H.is_published(self.db_name, eid), what="publication")
         for sql in (f"update event_log set data = '{{}}' where event_id = '{eid}'",
-                    f"update event_log set published_at = now() where event_id = '{eid}'",
-                    f"update event_log set published_at = null where event_id = '{eid}'",
+                    f"update event_log set seq = seq where event_id = '{eid}'",
                     f"delete from event_log where event_id = '{eid}'",
                     "truncate event_log"):
             with self.subTest(sql=sql):
@@ -184,21 +181,18 @@ class EventsTest(H.ApiTestCase):
     def test_an_event_without_notify_is_swept(self):
         # As if the server died between COMMIT and its NOTIFY.
         eid = str(uuid.uuid4())
-        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
-                             f" values ('{eid}', 'task.created', '{self.uid}', '1', 1, '{{\"task\": {{}}}}')")
+        H.append_event(self.db_name, eid, "task.created", self.uid, '{"task": {}}')
         H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{eid}'")
                    == [["2"]], what="the sweep to publish an event nobody announced")
 
     def test_a_poison_event_does_not_block_the_ones_behind_it(self):
         bad = str(uuid.uuid4())
-        H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
-                             f" values ('{bad}', 'not.a.task.event', '{self.uid}-x', '1', 1, '{{}}')")
+        H.append_event(self.db_name, bad, "not.a.task.event", f"{self.uid}-x", "{}")
         H.create_task(self.uid, self.token, server=self.server)
         good = events(self.db_name, self.uid)[-1][5]
         H.wait_until(lambda: H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{good}'")
                    == [["2"]], what="the event behind the poison one")
-        self.assertEqual(H.psql_rows(self.db_name, f"select published_at is not null from event_log where event_id = '{bad}'"),
-                         [["t"]])
+        self.assertTrue(H.is_published(self.db_name, bad))
         self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from event_receipts where event_id = '{bad}'"), [["0"]])
 
     def test_seq_has_no_gaps_under_concurrent_writes(self):
@@ -256,8 +250,7 @@ class CrashTest(H.ApiTestCase):
             self.assertEqual(set(created) - have, set(), "a 201 without its event")
             tasks = {int(r[0]) for r in H.psql_rows(name, f"select id from tasks where user_id = '{user['id']}'")}
             self.assertEqual(tasks, have, "every committed task has its event and no event lacks its task")
-            H.wait_until(lambda: H.psql_rows(name, "select count(*) from event_log where published_at is null") == [["0"]],
-                       what="the restarted relay to publish what was left")
+            H.wait_until(lambda: H.unpublished(name) == 0, what="the restarted relay to publish what was left")
             dup = H.psql_rows(name, "select consumer, event_id from event_receipts group by 1, 2 having count(*) > 1")
             self.assertEqual(dup, [])
             work = H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'")
@@ -278,7 +271,7 @@ class ReplicaTest(H.ApiTestCase):
                 H.create_task(user["id"], user["token"], server=a if i % 2 else b)
             H.wait_until(lambda: H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'")
                        == [["10"]], what="the events of both replicas")
-            self.assertEqual(H.psql_rows(name, "select count(*) from event_log where published_at is null"), [["0"]])
+            self.assertEqual(H.unpublished(name), 0)
             time.sleep(3 * SWEEP_MS / 1000)
             self.assertEqual(H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'"), [["10"]])
         finally:
@@ -286,3 +279,40 @@ class ReplicaTest(H.ApiTestCase):
             b.stop()
         self.assertCleanStop(a)
         self.assertCleanStop(b)
+
+
+class OutboxMigrationTest(H.ApiTestCase):
+    """Migration 003 moves the outbox out of event_log into a table of its own."""
+
+    def test_what_was_not_published_before_it_is_published_after_it_and_nothing_twice(self):
+        name, db = H.create_db()
+        migrations = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "migrations")
+        H.psql(name, "create table schema_migrations (version text primary key, name text not null,"
+                     " applied_at timestamptz not null default now())")
+        for file in ("001_core.sql", "002_events.sql"):
+            with open(os.path.join(migrations, file)) as f:
+                H.psql(name, f.read())
+            H.psql(name, f"insert into schema_migrations (version, name) values ('{file[:3]}', '{file}')")
+        done, waiting = str(uuid.uuid4()), str(uuid.uuid4())
+        for eid, seq, published in ((done, 1, "now()"), (waiting, 2, "null")):
+            H.psql(name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data,"
+                         f" published_at) values ('{eid}', 'task.created', 'before-003', '1', {seq},"
+                         f" '{{\"task\": {{}}}}', {published})")
+
+        r = H.migrate(db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(H.psql_rows(name, "select event_id from event_outbox join event_log using (id)"),
+                         [[waiting]])
+        with self.assertRaisesRegex(RuntimeError, "append-only"):
+            H.psql(name, f"update event_log set data = '{{}}' where event_id = '{done}'")
+
+        s = start(db, "test_events:outbox-migration", do_migrate=False)
+        try:
+            H.wait_until(lambda: H.psql_rows(name, f"select count(*) from event_receipts where event_id = '{waiting}'")
+                         == [["2"]], what="the event 002 had not published")
+            self.assertEqual(H.unpublished(name), 0)
+            self.assertEqual(H.psql_rows(name, f"select count(*) from event_receipts where event_id = '{done}'"),
+                             [["0"]], "an event 002 had published went out again")
+        finally:
+            s.stop()
+        self.assertCleanStop(s)

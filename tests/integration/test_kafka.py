@@ -166,8 +166,8 @@ def receipts(consumer, uids):
 
 
 def unpublished(uids):
-    return int(rows("select count(*) from event_log where published_at is null"
-                    f" and user_id in ({in_list(uids)})")[0][0])
+    return int(rows("select count(*) from event_outbox join event_log using (id)"
+                    f" where user_id in ({in_list(uids)})")[0][0])
 
 
 def handled_everywhere(uids, total):
@@ -253,8 +253,6 @@ class KafkaBusTest(H.ApiTestCase):
         self.assertEqual(ce["data"]["task"]["id"], task["id"])
         self.assertEqual(ce["data"]["task"]["title"], "to the topic")
         wait_until(lambda: unpublished([uid]) == 0, what="the event marked published")
-        self.assertEqual(rows(f"select published_at is not null from event_log"
-                              f" where event_id = '{event_id}'"), [["t"]])
 
     def test_each_change_is_one_event_in_order(self):
         uid, token = H.sign_up()
