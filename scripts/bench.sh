@@ -60,6 +60,9 @@ out=$(mktemp -d)
 pgdir=.local/pg-bench
 scripts/pg.sh start $pgdir $pgport >/dev/null
 db=$(scripts/pg.sh createdb $pgdir $pgport bench 2>/dev/null)
+# settle() vacuums before every measured run: autovacuum off, so that none
+# lands inside one (on either side; it made CPU per request vary by half).
+psql -q "$db" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 
 broker=""
