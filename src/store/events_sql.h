@@ -32,10 +32,10 @@ void events_append_stmt(const struct new_event *e, struct event_append *out);
 #define EVENTS_NEXT_SEQ_CTE(user_id)                                                               \
 	"next AS (INSERT INTO event_seqs (user_id, seq) VALUES (" user_id ", 1)"                   \
 	" ON CONFLICT (user_id) DO UPDATE SET seq = event_seqs.seq + 1 RETURNING seq)"
-#define EVENTS_APPEND_CTES(event_id, type, user_id, aggregate_id, correlation_id, data, more_from)  \
+#define EVENTS_APPEND_CTES(event_id, type, user_id, aggregate_id, correlation_id, data, more_from) \
 	"e AS (INSERT INTO event_log (event_id, event_type, user_id, aggregate_id, seq,"           \
-	" correlation_id, data, version) SELECT " event_id "::uuid, " type ", " user_id ", "       \
-	aggregate_id ", next.seq, " correlation_id ", " data "::jsonb, 1 FROM next" more_from      \
+	" correlation_id, data, version) SELECT " event_id "::uuid, " type ", " user_id            \
+	", " aggregate_id ", next.seq, " correlation_id ", " data "::jsonb, 1 FROM next" more_from \
 	" RETURNING id, seq), outbox AS (INSERT INTO event_outbox (id) SELECT id FROM e)"
 
 #endif
