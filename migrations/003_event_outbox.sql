@@ -11,7 +11,10 @@ CREATE TABLE event_outbox (
     -- A queue: rows live for milliseconds. Vacuum it by the thousand deleted
     -- rows, not by a fraction of a size that is near zero.
     autovacuum_vacuum_scale_factor = 0,
-    autovacuum_vacuum_threshold = 2000
+    autovacuum_vacuum_threshold = 2000,
+    -- Truncating the heap's empty tail takes a lock that stops every write
+    -- (and the vacuum waits for it, up to seconds); the space is reused anyway.
+    vacuum_truncate = false
 );
 INSERT INTO event_outbox (id) SELECT id FROM event_log WHERE published_at IS NULL;
 

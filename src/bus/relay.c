@@ -232,7 +232,8 @@ static bool mark_published(struct relay *r, const struct bus_event *events, int 
 	return ok;
 }
 
-/* A failure costs nothing but speed: autovacuum still comes by. */
+/* A failure costs nothing but speed: autovacuum still comes by. The table
+ * is never truncated by it (vacuum_truncate = false, migration 003). */
 static void vacuum_outbox(struct relay *r)
 {
 	r->deleted_since_vacuum = 0;
