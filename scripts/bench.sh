@@ -233,7 +233,12 @@ if [ "$drain" != 0 ]; then
     FROM generate_series(1, $drain) n ORDER BY n % 1000, n RETURNING id)
     INSERT INTO event_outbox (id) SELECT id FROM e"
   wait_for_outbox
-  # From the first receipt to the last: the relay's batches, each handled at once.
+  for _ in $(seq 1200); do
+    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_receipts
+      WHERE consumer = 'work' AND user_id LIKE 'drain-%'")" -ge "$drain" ] && break
+    sleep 0.1
+  done
+  # From the first receipt to the last.
   psql -Atq "$db" -F' ' -c "SELECT count(*), count(*) / greatest(extract(epoch FROM
       max(received_at) - min(received_at)), 0.001) FROM event_receipts
       WHERE consumer = 'work' AND user_id LIKE 'drain-%'" >"$out/drain.txt"
