@@ -1,6 +1,6 @@
 -- The SQL of POST /api/{user_id}/tasks: the task and its event in one
 -- statement (src/store/tasks_sql.c SQL_CREATE, with src/store/events_sql.h's
--- EVENTS_NEXT_SEQ_CTE and EVENTS_APPEND_CTES), committed on its own.
+-- EVENTS_APPEND_CTES), committed on its own.
 \set uid random(1, :users)
 WITH t AS (INSERT INTO tasks (user_id, title, description, priority, tags, due_date, completed,
                               completed_at, created_at, updated_at)

@@ -35,7 +35,7 @@ static const char SQL_UNPUBLISHED[] =
     " correlation_id, data::text, version"
     " FROM event_log WHERE id = ANY(ARRAY(SELECT id FROM event_outbox ORDER BY id LIMIT $1))"
     " ORDER BY id";
-static const char SQL_MARK_PUBLISHED[] = "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])";
+static const char SQL_DELETE_PUBLISHED[] = "DELETE FROM event_outbox WHERE id = ANY($1::bigint[])";
 
 struct relay {
 	const struct config *cfg;
@@ -50,10 +50,10 @@ struct relay {
 };
 
 static void *relay_main(void *arg);
-static bool connect_and_listen(struct relay *r);
+static bool connect_to_database(struct relay *r);
 static bool take_leadership(struct relay *r);
 static int publish_batch(struct relay *r);
-static bool mark_published(struct relay *r, const struct bus_event *events, int n);
+static bool delete_published(struct relay *r, const struct bus_event *events, int n);
 static void vacuum_outbox(struct relay *r);
 static void wait_for_work(struct relay *r, int timeout_ms);
 static void back_off(struct relay *r);
@@ -96,7 +96,7 @@ static void *relay_main(void *arg)
 	struct relay *r = arg;
 	log_fields(LOG_INFO, "outbox relay started", "s:bus", r->bus->name, NULL);
 	while (!atomic_load(&r->stopping)) {
-		if (r->pg == NULL && !connect_and_listen(r)) {
+		if (r->pg == NULL && !connect_to_database(r)) {
 			back_off(r);
 			continue;
 		}
@@ -115,16 +115,15 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-static bool connect_and_listen(struct relay *r)
+static bool connect_to_database(struct relay *r)
 {
 	r->pg = db_connect_blocking(r->cfg->database_url, "taskflow-relay");
-	/* The outbox's heap keeps the size of its largest backlog (its live rows
-	 * sit at the end, so a vacuum cannot truncate it): once vacuumed, it looks
-	 * to the planner like a few rows in many pages, and a sequential scan of
-	 * them all would win over the index. */
-	PGresult *res = PQstatus(r->pg) == CONNECTION_OK
-	                    ? PQexec(r->pg, "LISTEN " OUTBOX_CHANNEL "; SET enable_seqscan = off")
-	                    : NULL;
+	/* The outbox's heap keeps the size of its largest backlog (it is never
+	 * truncated: vacuum_truncate = false): once vacuumed, it looks to the
+	 * planner like a few rows in many pages, and a sequential scan of them
+	 * all would win over the index. */
+	PGresult *res =
+	    PQstatus(r->pg) == CONNECTION_OK ? PQexec(r->pg, "SET enable_seqscan = off") : NULL;
 	bool ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	if (!ok) {
@@ -136,20 +135,30 @@ static bool connect_and_listen(struct relay *r)
 }
 
 /* The lock lives as long as this session: if this replica dies, its
- * connection closes and another relay takes over at its next sweep. */
+ * connection closes and another relay takes over at its next sweep. Only
+ * the leader listens for commits: a follower would wake on each of them
+ * just to find the lock taken. */
 static bool take_leadership(struct relay *r)
 {
 	PGresult *res = PQexec(r->pg, "SELECT pg_try_advisory_lock(" LEADER_LOCK_KEY ")");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	bool ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	bool won = ok && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (won) {
+		res = PQexec(r->pg, "LISTEN " OUTBOX_CHANNEL);
+		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 		PQclear(res);
+	}
+	if (!ok) {
+		log_fields(LOG_WARN, "outbox relay lost the database", "s:error",
+		           PQerrorMessage(r->pg), NULL);
 		drop_connection(r);
 		return false;
 	}
-	r->leader = PQgetvalue(res, 0, 0)[0] == 't';
-	PQclear(res);
-	if (r->leader)
+	r->leader = won;
+	if (won)
 		log_info("outbox relay is the publishing replica");
-	return r->leader;
+	return won;
 }
 
 /* Returns how many events were published, or -1 when something failed. */
@@ -194,7 +203,9 @@ static int publish_batch(struct relay *r)
 	}
 	char err[256] = "";
 	int acked = r->bus->publish(r->bus, events, n, err, sizeof err);
-	bool marked = acked == 0 || mark_published(r, events, acked);
+	bool deleted = acked == 0 || delete_published(r, events, acked);
+	if (acked > 0 && deleted && (r->deleted_since_vacuum += acked) >= VACUUM_EVERY)
+		vacuum_outbox(r);
 	if (acked < n)
 		log_fields(LOG_WARN, "bus did not acknowledge an event; retrying", "s:bus",
 		           r->bus->name, "s:event_id", events[acked].event_id, "s:error", err,
@@ -203,14 +214,14 @@ static int publish_batch(struct relay *r)
 		free((char *)events[i].cloudevent);
 	free(events);
 	PQclear(res);
-	if (!marked)
+	if (!deleted)
 		return -1;
 	return acked < n ? -1 : acked;
 }
 
-/* Published but not marked (the database went away): the events go out
+/* Published but not deleted (the database went away): the events go out
  * again later, which consumers absorb by event id. */
-static bool mark_published(struct relay *r, const struct bus_event *events, int n)
+static bool delete_published(struct relay *r, const struct bus_event *events, int n)
 {
 	struct strbuf ids = {0};
 	strbuf_append(&ids, "{");
@@ -218,26 +229,26 @@ static bool mark_published(struct relay *r, const struct bus_event *events, int 
 		strbuf_printf(&ids, "%s%lld", i ? "," : "", (long long)events[i].log_id);
 	strbuf_append(&ids, "}");
 	const char *params[] = {ids.data};
-	PGresult *res = PQexecParams(r->pg, SQL_MARK_PUBLISHED, 1, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(r->pg, SQL_DELETE_PUBLISHED, 1, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	if (!ok) {
-		log_fields(LOG_WARN, "outbox relay cannot mark events published", "s:error",
+		log_fields(LOG_WARN, "outbox relay cannot delete published events", "s:error",
 		           PQresultErrorMessage(res), NULL);
 		drop_connection(r);
 	}
 	PQclear(res);
 	strbuf_free(&ids);
-	if (ok && (r->deleted_since_vacuum += n) >= VACUUM_EVERY)
-		vacuum_outbox(r);
 	return ok;
 }
 
-/* A failure costs nothing but speed: autovacuum still comes by. The table
- * is never truncated by it (vacuum_truncate = false, migration 003). */
+/* A failure costs nothing but speed: autovacuum still comes by. While
+ * autovacuum is at the table, this one is skipped rather than waited for
+ * (publishing would wait with it). Never a truncation: vacuum_truncate =
+ * false (migration 003). */
 static void vacuum_outbox(struct relay *r)
 {
 	r->deleted_since_vacuum = 0;
-	PGresult *res = PQexec(r->pg, "VACUUM event_outbox");
+	PGresult *res = PQexec(r->pg, "VACUUM (SKIP_LOCKED) event_outbox");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		log_fields(LOG_WARN, "outbox relay cannot vacuum the outbox", "s:error",
 		           PQresultErrorMessage(res), NULL);

@@ -285,19 +285,29 @@ static void deliver(struct ws *ws, int64_t seq, const char *message, size_t len,
 	}
 	if (seq <= ws->last_seq)
 		return;
-	ws->last_seq = seq;
 	bool outer = ws->sending; /* deliver also runs inside the replay's send */
 	ws->sending = true;
-	send_text(ws, message, len);
-	if (live && ws->conn &&
-	    wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
-	        (size_t)ws->hub->cfg->realtime_queue_max) {
-		log_fields(LOG_WARN, "closing a WebSocket that reads too slowly", "s:user_id",
-		           ws->user_id, "i:seq", (long long)seq, NULL);
-		close_with(ws, 1013, "client too slow; resume with since");
+	if (seq > ws->last_seq + 1) {
+		/* A user's seqs have no gaps: one went missing or comes late (a
+		 * Kafka retry can land behind later events). The client's resume
+		 * with `since` gets it from the log. */
+		log_fields(LOG_WARN, "closing a WebSocket that missed an event", "s:user_id",
+		           ws->user_id, "i:seq", (long long)seq, "i:last_seq",
+		           (long long)ws->last_seq, NULL);
+		close_with(ws, 1013, "missed an event; resume with since");
+	} else {
+		ws->last_seq = seq;
+		send_text(ws, message, len);
+		if (live && ws->conn &&
+		    wslay_event_get_queued_msg_count(ws->conn->ws_ctx) >
+		        (size_t)ws->hub->cfg->realtime_queue_max) {
+			log_fields(LOG_WARN, "closing a WebSocket that reads too slowly", "s:user_id",
+			           ws->user_id, "i:seq", (long long)seq, NULL);
+			close_with(ws, 1013, "client too slow; resume with since");
+		}
 	}
 	ws->sending = outer;
-	if (!outer && ws->conn == NULL) /* closed by the send */
+	if (!outer && ws->conn == NULL) /* closed by the send or the close */
 		release(ws);
 }
 

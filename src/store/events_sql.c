@@ -2,8 +2,8 @@
 
 #include "event/event.h"
 
-static const char SQL_APPEND[] = "WITH " EVENTS_NEXT_SEQ_CTE("$2") ", " EVENTS_APPEND_CTES(
-    "$1", "$3", "$2", "$4", "$5", "$6", "") " SELECT seq FROM e";
+static const char SQL_APPEND[] =
+    "WITH " EVENTS_APPEND_CTES("$1", "$3", "$2", "$4", "$5", "$6", "") " SELECT seq FROM e";
 
 _Static_assert(EVENT_SCHEMA_VERSION == 1, "EVENTS_APPEND_CTES writes version 1");
 

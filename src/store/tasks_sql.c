@@ -36,10 +36,10 @@ static const char SQL_CREATE[] =
     "WITH t AS (INSERT INTO tasks (user_id, title, description, priority, tags, due_date,"
     " completed, completed_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5::text[], "
     FROM_US("$6") ", $7::boolean, CASE WHEN $7::boolean THEN " FROM_US("$8") " END, " FROM_US(
-        "$8") ", " FROM_US("$8") ") RETURNING " TASK_COLUMNS "), " EVENTS_NEXT_SEQ_CTE("$1")
-    ", " EVENTS_APPEND_CTES("$9", "$10", "$1", "t.id::text", "$11",
-                            "jsonb_set($12::jsonb, '{task,id}', to_jsonb(t.id))",
-                            ", t") " SELECT * FROM t";
+        "$8") ", " FROM_US("$8") ") RETURNING " TASK_COLUMNS "), "
+    EVENTS_APPEND_CTES("$9", "$10", "$1", "t.id::text", "$11",
+                       "jsonb_set($12::jsonb, '{task,id}', to_jsonb(t.id))", ", t")
+    " SELECT * FROM t";
 
 static const char SQL_GET[] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = $1 AND user_id = $2";
 

@@ -13,6 +13,7 @@ import urllib.request
 import uuid
 
 import harness as H
+import wsclient as W
 
 SERVER = "none"
 
@@ -180,6 +181,33 @@ class DaprTest(SidecarTestCase):
                     r = H.api("POST", route, json.dumps(body).encode(), headers=good_headers, server=self.server)
                     self.assertStatus(r, 200)
                     self.assertEqual(r.json, {"status": "DROP"})
+
+    def test_a_live_socket_that_would_miss_an_event_is_told_to_resume(self):
+        # Dapr may deliver a user's events out of order (or one may be lost): a socket that gets
+        # seq 2 before seq 1 is closed with 1013 and its resume with since brings both from the log.
+        user = H.sign_up_full(server=self.server)
+        path = f"/ws/user/{user['id']}/tasks?token={user['token']}"
+        ws = W.connect(self.server.host, self.server.port, path, timeout=10)
+        self.assertEqual(ws.recv_json()["type"], "hello")
+        ids = [str(uuid.uuid4()), str(uuid.uuid4())]
+        for seq, eid in enumerate(ids, start=1):   # in the log only: the relay does not send them
+            H.psql(self.db_name, "insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
+                                 f" values ('{eid}', 'task.created', '{user['id']}', '{seq}', {seq},"
+                                 f" '{{\"task\": {{\"id\": {seq}}}}}')")
+        H.psql(self.db_name, f"insert into event_seqs (user_id, seq) values ('{user['id']}', 2)")
+        late = {"specversion": "1.0", "id": ids[1], "type": "task.created", "source": "taskflow",
+                "userid": user["id"], "seq": 2, "time": "2026-11-27T00:00:00.000Z", "data": {"task": {"id": 2}}}
+        r = H.api("POST", "/dapr/events/broadcast", json.dumps(late).encode(), server=self.server,
+                  headers={"dapr-api-token": APP_TOKEN, "Content-Type": "application/cloudevents+json"})
+        self.assertStatus(r, 200)
+        code, dropped = ws.wait_closed(timeout=10)
+        self.assertEqual((code, dropped), (1013, 0), "seq 2 went out without seq 1")
+
+        again = W.connect(self.server.host, self.server.port, path + "&since=0", timeout=10)
+        self.assertEqual(again.recv_json(), {"type": "hello", "seq": 2})
+        self.assertEqual([(m["seq"], m["event_id"]) for m in (again.recv_json(), again.recv_json())],
+                         [(1, ids[0]), (2, ids[1])])
+        again.close()
 
     def test_config_is_404(self):
         r = H.api("GET", "/dapr/config", headers={"dapr-api-token": APP_TOKEN}, server=self.server)
