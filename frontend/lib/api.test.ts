@@ -1,42 +1,61 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createTask, deleteTask, setCompleted, updateTask } from "./api";
+import {
+  ApiError,
+  createTask,
+  deleteTask,
+  keepsIdempotencyKey,
+  parseApiError,
+  setCompleted,
+  signIn,
+  updateTask,
+} from "./api";
 import { saveSession } from "./session";
-import { isTask, type Task } from "./types";
+import { jwt, MemoryStorage, task, USER } from "./test-support";
+import { isTask } from "./types";
 
-/** localStorage in memory: the tests run in node. */
-function memoryStorage(): Pick<Storage, "getItem" | "setItem" | "removeItem"> {
-  const m = new Map<string, string>();
-  return {
-    getItem: (k) => m.get(k) ?? null,
-    setItem: (k, v) => void m.set(k, String(v)),
-    removeItem: (k) => void m.delete(k),
-  };
-}
-
-/** A JWT without `exp`: never expired as far as loadSession can tell. */
-const TOKEN = `${Buffer.from('{"alg":"HS256"}').toString("base64url")}.${Buffer.from('{"sub":"u1"}').toString("base64url")}.sig`;
-
-const TASK: Task = {
-  id: 1,
-  user_id: "u1",
-  title: "t",
-  description: "",
-  completed: false,
-  completed_at: null,
-  priority: "medium",
-  tags: ["home"],
-  due_date: null,
-  created_at: "2026-11-27T00:00:00.000Z",
-  updated_at: "2026-11-27T00:00:00.000Z",
-  version: 1,
-};
+const TASK = task(1, { title: "t", tags: ["home"] });
 
 beforeEach(() => {
-  vi.stubGlobal("localStorage", memoryStorage());
-  vi.stubGlobal("sessionStorage", memoryStorage());
-  saveSession({ token: TOKEN, user: { id: "u1", email: "a@example.test", name: "A", created_at: "" } });
+  vi.stubGlobal("localStorage", new MemoryStorage());
+  vi.stubGlobal("sessionStorage", new MemoryStorage());
+  // A JWT without `exp`: never expired as far as loadSession can tell.
+  saveSession({ token: jwt({ sub: "u1" }), user: USER });
 });
 afterEach(() => vi.unstubAllGlobals());
+
+describe("API errors", () => {
+  it("parses the error shape", () => {
+    const e = parseApiError(422, { error: { code: "validation_failed", message: "title must be…", field: "title" } });
+    expect(e.status).toBe(422);
+    expect(e.code).toBe("validation_failed");
+    expect(e.field).toBe("title");
+    expect(e.message).toBe("title must be…");
+  });
+
+  it("keeps current on a version conflict and Retry-After on 429", () => {
+    const current = { id: 1, version: 3 };
+    expect(parseApiError(409, { error: { code: "version_conflict", message: "m" }, current }).current).toEqual(current);
+    expect(parseApiError(429, { error: { code: "too_many_requests", message: "m" } }, "30").retryAfter).toBe(30);
+  });
+
+  it("falls back for a body that is not the error shape", () => {
+    const e = parseApiError(502, null);
+    expect(e.code).toBe("http_error");
+    expect(e.status).toBe(502);
+  });
+});
+
+describe("success answers the dashboard cannot use", () => {
+  it("are an ApiError bad_response, not a value to trip over", async () => {
+    for (const body of ["<!doctype html><html></html>", "{}", '{"token":"t"}']) {
+      vi.stubGlobal("fetch", async () => new Response(body, { status: 200 }));
+      await expect(signIn("a@example.test", "pw")).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
+    }
+    const ok = { token: "t", user: { id: "u1", email: "a@example.test", name: "A", created_at: "" } };
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify(ok), { status: 200 }));
+    await expect(signIn("a@example.test", "pw")).resolves.toEqual(ok);
+  });
+});
 
 describe("a 204 or empty success answer", () => {
   const writes: [string, () => Promise<unknown>][] = [
@@ -66,6 +85,7 @@ describe("isTask", () => {
   it("accepts a task as the API sends it", () => {
     expect(isTask(TASK)).toBe(true);
     expect(isTask({ ...TASK, tags: [] })).toBe(true);
+    expect(isTask({ ...TASK, due_date: "2026-12-01T09:00:00+01:00" })).toBe(true);
   });
 
   it("rejects a description that is not a string and tags that are not all strings", () => {
@@ -73,5 +93,32 @@ describe("isTask", () => {
     expect(isTask({ ...TASK, description: undefined })).toBe(false);
     expect(isTask({ ...TASK, tags: [{}] })).toBe(false);
     expect(isTask({ ...TASK, tags: ["home", 3] })).toBe(false);
+  });
+
+  it("rejects a due_date that is neither a string nor null (the list would render it)", () => {
+    expect(isTask({ ...TASK, due_date: { at: "2026-12-01" } })).toBe(false);
+    expect(isTask({ ...TASK, due_date: 1764579600000 })).toBe(false);
+    expect(isTask({ ...TASK, due_date: undefined })).toBe(false);
+  });
+});
+
+describe("when a failed create keeps its Idempotency-Key for the retry", () => {
+  const err = (status: number, code: string) => new ApiError(status, code, "m");
+
+  it("keeps it when the create may have happened or is still running", () => {
+    expect(keepsIdempotencyKey(err(0, "network_error"))).toBe(true);
+    expect(keepsIdempotencyKey(err(0, "bad_response"))).toBe(true);
+    expect(keepsIdempotencyKey(err(500, "internal_error"))).toBe(true);
+    expect(keepsIdempotencyKey(err(503, "unavailable"))).toBe(true);
+    expect(keepsIdempotencyKey(err(409, "idempotency_key_in_use"))).toBe(true);
+    expect(keepsIdempotencyKey(new TypeError("Failed to fetch"))).toBe(true);
+  });
+
+  it("drops it after any other refusal, which created nothing", () => {
+    expect(keepsIdempotencyKey(err(422, "validation_failed"))).toBe(false);
+    expect(keepsIdempotencyKey(err(422, "idempotency_key_reused"))).toBe(false);
+    expect(keepsIdempotencyKey(err(409, "version_conflict"))).toBe(false);
+    expect(keepsIdempotencyKey(err(429, "too_many_requests"))).toBe(false);
+    expect(keepsIdempotencyKey(err(401, "unauthorized"))).toBe(false);
   });
 });

@@ -191,6 +191,18 @@ export function newIdempotencyKey(): string {
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
+/**
+ * Whether a create that failed with `err` should be retried with the same Idempotency-Key: yes
+ * when it may have been carried out (no answer, an unreadable one, a server error) or is still
+ * running (409 idempotency_key_in_use), so that the retry replays it instead of creating a
+ * second task; no after any other refusal, which created nothing.
+ */
+export function keepsIdempotencyKey(err: unknown): boolean {
+  if (!isApiError(err)) return true;
+  if (err.status === 0 || err.status >= 500) return true;
+  return err.status === 409 && err.code === "idempotency_key_in_use";
+}
+
 export function createTask(input: TaskInput, idempotencyKey: string = newIdempotencyKey()): Promise<Task> {
   const { token, userId } = auth();
   return request<Task>(

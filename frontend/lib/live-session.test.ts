@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { checkToken, listTasks } from "./api";
-import { checkTokenWhenFailed, expireOnRejectedToken } from "./live-session";
+import { checkTokenWhenFailed, expireOnRejectedToken, resyncOnceOpen } from "./live-session";
 import {
   SESSION_EXPIRED_MESSAGE,
   expireSession,
@@ -10,57 +10,15 @@ import {
   takeSignInNotice,
   type Session,
 } from "./session";
+import { FakeSocket, jwt, MemoryStorage, USER } from "./test-support";
 import { DEFAULT_FILTERS } from "./types";
-import { WebSocketClient, type WebSocketLike } from "./websocket-client";
-
-/** Storage in memory: the tests run in node, which has neither localStorage nor sessionStorage. */
-class MemoryStorage {
-  private m = new Map<string, string>();
-  get length() {
-    return this.m.size;
-  }
-  key(i: number) {
-    return [...this.m.keys()][i] ?? null;
-  }
-  getItem(k: string) {
-    return this.m.get(k) ?? null;
-  }
-  setItem(k: string, v: string) {
-    this.m.set(k, String(v));
-  }
-  removeItem(k: string) {
-    this.m.delete(k);
-  }
-  clear() {
-    this.m.clear();
-  }
-}
-
-class FakeSocket implements WebSocketLike {
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  send() {}
-  close() {}
-  hello(seq: number) {
-    this.onmessage?.({ data: JSON.stringify({ type: "hello", seq }) });
-  }
-  drop(code: number) {
-    this.onclose?.({ code });
-  }
-}
-
-function jwt(payload: object): string {
-  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
-  return `${b64({ alg: "HS256", typ: "JWT" })}.${b64(payload)}.sig`;
-}
+import { WebSocketClient } from "./websocket-client";
 
 // Valid for another hour as far as this browser can tell.
 const NOW = Date.UTC(2026, 10, 27);
 const session: Session = {
   token: jwt({ sub: "u1", exp: NOW / 1000 + 3600 }),
-  user: { id: "u1", email: "a@example.test", name: "A", created_at: "" },
+  user: USER,
 };
 
 function liveClient(maxAttempts?: number) {
@@ -70,7 +28,7 @@ function liveClient(maxAttempts?: number) {
     token: session.token,
     pingIntervalMs: 0,
     maxAttempts,
-    factory: () => (socket = new FakeSocket()),
+    factory: (url, protocols) => (socket = new FakeSocket(url, protocols)),
   });
   return { client, socket: () => socket! };
 }
@@ -201,5 +159,34 @@ describe("a token refused at the handshake ends the session once the feed gives 
     expect(check).toHaveBeenCalledTimes(1);
     expect(client.state).toBe("failed");
     expect(loadSession()).toEqual(session);
+  });
+});
+
+describe("a client that replaces one of the same user (new token) makes the screens reload", () => {
+  it("resyncs once, when the new client is open, not before and not after a reconnect", () => {
+    const { client, socket } = liveClient();
+    const resync = vi.fn();
+    resyncOnceOpen(client, resync);
+    client.connect();
+    expect(socket().url).toBe("ws://h/ws/user/u1/tasks"); // a new client has no since
+    expect(resync).not.toHaveBeenCalled(); // "connecting"
+    socket().hello(7);
+    expect(resync).toHaveBeenCalledTimes(1);
+    socket().drop(1006);
+    vi.runOnlyPendingTimers();
+    socket().hello(8); // a resumed socket (with since) misses nothing
+    expect(resync).toHaveBeenCalledTimes(1);
+    client.close();
+  });
+
+  it("its unsubscribe stops it", () => {
+    const { client, socket } = liveClient();
+    const resync = vi.fn();
+    const off = resyncOnceOpen(client, resync);
+    client.connect();
+    off();
+    socket().hello(1);
+    expect(resync).not.toHaveBeenCalled();
+    client.close();
   });
 });

@@ -34,3 +34,19 @@ export function checkTokenWhenFailed(client: StateSource, check: () => Promise<u
     check().catch(() => {});
   });
 }
+
+/**
+ * Calls `resync` once, the first time the client reports "open"; returns the unsubscribe. For a
+ * client that replaces another one of the same user (the token changed, e.g. a sign-in again in
+ * another tab): it connects without `since`, so what happened while the old one was closing
+ * would be missed; the subscribers reload instead.
+ */
+export function resyncOnceOpen(client: StateSource, resync: () => void): () => void {
+  let done = false;
+  const off = client.onState((s) => {
+    if (s !== "open" || done) return;
+    done = true;
+    resync();
+  });
+  return () => off();
+}

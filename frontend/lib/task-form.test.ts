@@ -1,21 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { changedFields, draftOf, formatDue, localInputToIso, parseTags, recreateInput } from "./task-form";
-import type { Task } from "./types";
+import { task } from "./test-support";
 
-const base: Task = {
-  id: 1,
+const base = task(1, {
   user_id: "u",
   title: "Buy milk",
-  description: "",
   completed: true,
   completed_at: "2026-11-01T00:00:00.000Z",
-  priority: "medium",
   tags: ["home"],
-  due_date: null,
-  created_at: "2026-11-01T00:00:00.000Z",
-  updated_at: "2026-11-01T00:00:00.000Z",
   version: 4,
-};
+});
 
 describe("task form helpers", () => {
   it("parses comma-separated tags", () => {
@@ -38,10 +32,11 @@ describe("task form helpers", () => {
     expect(changedFields(base, { ...d, priority: "high" })).toEqual({ priority: "high" });
   });
 
-  it("formats a due date in the browser's locale, one copy for the list and the dialog", () => {
+  it("formats a due date in the given (else the browser's) locale and zone, one copy for the list and the dialog", () => {
     const iso = "2026-12-01T09:00:00.000Z";
-    const opts = { dateStyle: "medium", timeStyle: "short" } as const;
-    expect(formatDue(iso)).toBe(new Date(iso).toLocaleString(undefined, opts));
+    expect(formatDue(iso, "en-GB", "UTC")).toBe("1 Dec 2026, 09:00");
+    expect(formatDue(iso, "en-GB", "Asia/Kolkata")).toBe("1 Dec 2026, 14:30");
+    expect(formatDue(iso, "de-DE", "UTC")).toBe("01.12.2026, 09:00");
     expect(formatDue("not a date")).toBe("not a date");
   });
 

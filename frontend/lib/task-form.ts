@@ -43,11 +43,14 @@ export function isoToLocalInput(iso: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** A due date as the screens show it, in the browser's zone and locale; unreadable → as given. */
-export function formatDue(iso: string): string {
+/**
+ * A due date as the screens show it, in the browser's zone and locale (the screens pass neither;
+ * tests fix both); unreadable → as given.
+ */
+export function formatDue(iso: string, locale?: string, timeZone?: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return d.toLocaleString(locale, { dateStyle: "medium", timeStyle: "short", timeZone });
 }
 
 /** The editable fields of a task, as the forms hold them. */

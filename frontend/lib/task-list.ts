@@ -11,8 +11,6 @@ export interface TaskListState {
   items: Task[];
   /** Cursor of the next page; null when everything is loaded (or nothing yet). */
   nextCursor: string | null;
-  /** True when the server has more pages after the loaded items. */
-  hasMore: boolean;
   /** True once the first page for the current filters arrived; until then the list is "Loading". */
   loaded: boolean;
   /** Highest version seen per task id (from pages, writes and events). */
@@ -40,12 +38,16 @@ export function initialTaskList(filters: TaskFilters = DEFAULT_FILTERS): TaskLis
     filters,
     items: [],
     nextCursor: null,
-    hasMore: false,
     loaded: false,
     versions: {},
     deleted: {},
     recent: {},
   };
+}
+
+/** True when the server has more pages after the loaded items. */
+export function hasMore(state: Pick<TaskListState, "nextCursor">): boolean {
+  return state.nextCursor !== null;
 }
 
 const PRIORITY_RANK: Record<Priority, number> = { low: 0, medium: 1, high: 2 };
@@ -110,11 +112,11 @@ function withoutId(items: Task[], id: number): Task[] {
  * match, or when its place is past the last loaded item while more pages exist: it will come
  * with a later page).
  */
-function placed(items: Task[], task: Task, filters: TaskFilters, hasMore: boolean): Task[] {
+function placed(items: Task[], task: Task, filters: TaskFilters, more: boolean): Task[] {
   const rest = withoutId(items, task.id);
   if (!matchesFilters(task, filters)) return rest;
   const pos = rest.findIndex((t) => compareTasks(task, t, filters) < 0);
-  if (pos < 0) return hasMore ? rest : [...rest, task];
+  if (pos < 0) return more ? rest : [...rest, task];
   return [...rest.slice(0, pos), task, ...rest.slice(pos)];
 }
 
@@ -136,13 +138,13 @@ export function applyPage(state: TaskListState, page: TaskPage, reset: boolean):
     present.add(task.id);
     versions[task.id] = Math.max(known ?? 0, task.version);
   }
-  const hasMore = page.next_cursor !== null;
+  const more = page.next_cursor !== null;
   if (reset) {
     // What changed while this page was on its way is newer than the page: keep it.
     for (const task of Object.values(state.recent)) {
       if (state.deleted[task.id] || task.version < versions[task.id]) continue;
       if (items.some((t) => t.id === task.id && t.version >= task.version)) continue;
-      items = placed(items, task, state.filters, hasMore);
+      items = placed(items, task, state.filters, more);
     }
   }
   return {
@@ -150,7 +152,6 @@ export function applyPage(state: TaskListState, page: TaskPage, reset: boolean):
     items,
     versions,
     nextCursor: page.next_cursor,
-    hasMore,
     loaded: true,
     recent: reset ? {} : state.recent,
   };
@@ -163,7 +164,7 @@ export function upsertTask(state: TaskListState, task: Task): TaskListState {
   if (known !== undefined && task.version <= known) return state; // stale or duplicate
   return {
     ...state,
-    items: placed(state.items, task, state.filters, state.hasMore),
+    items: placed(state.items, task, state.filters, hasMore(state)),
     versions: { ...state.versions, [task.id]: task.version },
     recent: { ...state.recent, [task.id]: task },
   };
@@ -185,7 +186,7 @@ export function applyEvent(state: TaskListState, event: EventMessage): TaskListS
 
 /** New filters: the list starts empty until the first page for them arrives. */
 function setFilters(state: TaskListState, filters: TaskFilters): TaskListState {
-  return { ...state, filters, items: [], nextCursor: null, hasMore: false, loaded: false };
+  return { ...state, filters, items: [], nextCursor: null, loaded: false };
 }
 
 export function taskListReducer(state: TaskListState, action: TaskListAction): TaskListState {

@@ -122,7 +122,8 @@ export function isTask(v: unknown): v is Task {
     typeof t.completed === "boolean" &&
     typeof t.priority === "string" &&
     Array.isArray(t.tags) &&
-    t.tags.every((tag) => typeof tag === "string")
+    t.tags.every((tag) => typeof tag === "string") &&
+    (t.due_date === null || typeof t.due_date === "string")
   );
 }
 

@@ -1,47 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { backoffDelay, WebSocketClient, type WebSocketLike } from "./websocket-client";
-
-class FakeSocket implements WebSocketLike {
-  onopen: ((ev: unknown) => void) | null = null;
-  onmessage: ((ev: { data: unknown }) => void) | null = null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null = null;
-  onerror: ((ev: unknown) => void) | null = null;
-  sent: string[] = [];
-  closedByClient = false;
-  constructor(
-    public url: string,
-    public protocols: string[],
-  ) {}
-  send(data: string) {
-    this.sent.push(data);
-  }
-  close() {
-    this.closedByClient = true;
-  }
-  // server side helpers
-  open() {
-    this.onopen?.({});
-  }
-  msg(obj: unknown) {
-    this.onmessage?.({ data: typeof obj === "string" ? obj : JSON.stringify(obj) });
-  }
-  hello(seq: number) {
-    this.open();
-    this.msg({ type: "hello", seq });
-  }
-  event(seq: number, id = seq) {
-    this.msg({
-      type: "task.updated",
-      seq,
-      event_id: `e${seq}`,
-      timestamp: "2026-11-27T00:00:00.000Z",
-      data: { task: { id } },
-    });
-  }
-  drop(code = 1006) {
-    this.onclose?.({ code });
-  }
-}
+import { FakeSocket } from "./test-support";
+import { backoffDelay, WebSocketClient } from "./websocket-client";
 
 function setup(opts: { random?: () => number; maxAttempts?: number; maxDelayMs?: number; pingIntervalMs?: number } = {}) {
   const sockets: FakeSocket[] = [];

@@ -19,7 +19,6 @@ export type ConnectionState = "connecting" | "open" | "reconnecting" | "failed" 
 export interface WebSocketLike {
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
   onmessage: ((ev: { data: unknown }) => void) | null;
   onclose: ((ev: { code: number; reason?: string }) => void) | null;
   onerror: ((ev: unknown) => void) | null;
@@ -169,9 +168,7 @@ export class WebSocketClient {
       return;
     }
     this.socket = ws;
-    ws.onopen = () => {
-      /* the connection counts as open once hello arrives */
-    };
+    // No onopen: the connection counts as open once hello arrives (handleMessage).
     ws.onmessage = (ev) => {
       if (this.socket !== ws) return;
       this.handleMessage(ev.data);
@@ -224,17 +221,7 @@ export class WebSocketClient {
   }
 
   private handleClose(code: number): void {
-    const ws = this.socket;
-    this.socket = null;
-    this.stopPing();
-    if (ws) {
-      ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
-      try {
-        ws.close();
-      } catch {
-        /* already closed */
-      }
-    }
+    this.dropSocket();
     if (this.stopped) return;
     if (code === CLOSE_TOKEN_EXPIRED) {
       this.stopped = true;
@@ -296,11 +283,11 @@ export class WebSocketClient {
     const ws = this.socket;
     this.socket = null;
     if (!ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
+    ws.onmessage = ws.onclose = ws.onerror = null;
     try {
       ws.close(1000, "client closing");
     } catch {
-      /* ignore */
+      /* already closed */
     }
   }
 

@@ -6,9 +6,9 @@ import { useEffect, useId, useState } from "react";
 import { isApiError, signIn as apiSignIn, signUp as apiSignUp } from "@/lib/api";
 import { takeSignInNotice } from "@/lib/session";
 import { useSession } from "../session/SessionProvider";
-
-const input =
-  "mt-1 block w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-base shadow-sm focus:border-blue-600 sm:text-sm";
+import { Field } from "../ui/Field";
+import { FormError } from "../ui/FormError";
+import { fieldClass, primaryButton } from "../ui/styles";
 
 /** A readable message for an auth failure. */
 function authErrorMessage(e: unknown, mode: "signin" | "signup"): string {
@@ -43,6 +43,7 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
   const ids = useId();
   const errorId = `${ids}-error`;
 
+  // Signed in, already or by this form (either mode ends in signIn): on to the dashboard.
   useEffect(() => {
     if (ready && session) router.replace("/dashboard/");
   }, [ready, session, router]);
@@ -60,8 +61,7 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
     setNotice(null);
     try {
       const res = mode === "signin" ? await apiSignIn(email, password) : await apiSignUp(name, email, password);
-      signIn({ token: res.token, user: res.user });
-      router.push("/dashboard/");
+      signIn({ token: res.token, user: res.user }); // the effect above moves on
     } catch (err) {
       setError({ message: authErrorMessage(err, mode), field: isApiError(err) ? err.field : undefined });
       setBusy(false);
@@ -82,10 +82,7 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
       )}
       <form onSubmit={onSubmit} noValidate className="space-y-4 rounded-lg bg-white p-6 shadow">
         {mode === "signup" && (
-          <div>
-            <label htmlFor={`${ids}-name`} className="block text-sm font-medium">
-              Name
-            </label>
+          <Field id={`${ids}-name`} label="Name">
             <input
               id={`${ids}-name`}
               name="name"
@@ -96,14 +93,11 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
               onChange={(e) => setName(e.target.value)}
               aria-invalid={invalid("name")}
               aria-describedby={error ? errorId : undefined}
-              className={input}
+              className={fieldClass}
             />
-          </div>
+          </Field>
         )}
-        <div>
-          <label htmlFor={`${ids}-email`} className="block text-sm font-medium">
-            Email
-          </label>
+        <Field id={`${ids}-email`} label="Email">
           <input
             id={`${ids}-email`}
             name="email"
@@ -114,13 +108,10 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
             onChange={(e) => setEmail(e.target.value)}
             aria-invalid={invalid("email")}
             aria-describedby={error ? errorId : undefined}
-            className={input}
+            className={fieldClass}
           />
-        </div>
-        <div>
-          <label htmlFor={`${ids}-password`} className="block text-sm font-medium">
-            Password
-          </label>
+        </Field>
+        <Field id={`${ids}-password`} label="Password">
           <input
             id={`${ids}-password`}
             name="password"
@@ -132,20 +123,12 @@ export function AuthForm({ mode }: { mode: "signin" | "signup" }) {
             onChange={(e) => setPassword(e.target.value)}
             aria-invalid={invalid("password")}
             aria-describedby={error ? errorId : undefined}
-            className={input}
+            className={fieldClass}
           />
           {mode === "signup" && <p className="mt-1 text-xs text-slate-500">At least 8 characters.</p>}
-        </div>
-        {error && (
-          <p id={errorId} role="alert" className="rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-            {error.message}
-          </p>
-        )}
-        <button
-          type="submit"
-          disabled={busy}
-          className="w-full rounded-md bg-blue-600 px-4 py-2 font-semibold text-white hover:bg-blue-700 disabled:opacity-60"
-        >
+        </Field>
+        {error && <FormError id={errorId}>{error.message}</FormError>}
+        <button type="submit" disabled={busy} className={`${primaryButton} w-full`}>
           {mode === "signin" ? "Sign in" : "Create account"}
         </button>
       </form>

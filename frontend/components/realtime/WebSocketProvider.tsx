@@ -3,7 +3,7 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState } from "react";
 import { checkToken } from "@/lib/api";
 import { tasksSocketUrl } from "@/lib/config";
-import { checkTokenWhenFailed, expireOnRejectedToken } from "@/lib/live-session";
+import { checkTokenWhenFailed, expireOnRejectedToken, resyncOnceOpen } from "@/lib/live-session";
 import type { EventMessage } from "@/lib/types";
 import { WebSocketClient, type ConnectionState } from "@/lib/websocket-client";
 import { useSession } from "../session/SessionProvider";
@@ -25,6 +25,8 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
   const { session, expire } = useSession();
   const [state, setState] = useState<ConnectionState>("closed");
   const clientRef = useRef<WebSocketClient | null>(null);
+  // Whose feed the last client was (null after a sign-out), to tell a new token from a new user.
+  const lastUserRef = useRef<string | null>(null);
   const handlers = useRef(new Set<LiveHandler>());
 
   const userId = session?.user.id ?? null;
@@ -32,11 +34,15 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
 
   useEffect(() => {
     if (!userId || !token) {
+      lastUserRef.current = null;
       setState("closed");
       return;
     }
+    const replacesSameUser = lastUserRef.current === userId;
+    lastUserRef.current = userId;
     const client = new WebSocketClient({ url: tasksSocketUrl(userId), token });
     clientRef.current = client;
+    const resync = () => handlers.current.forEach((h) => h({ kind: "resync" }));
     const offState = client.onState(setState);
     // A 4001 close ends the session like a 401 does, so the user is never left on a dead feed.
     const offExpired = expireOnRejectedToken(client, expire);
@@ -44,7 +50,11 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
     // up, one REST call asks the server, and its 401 ends the session the same way.
     const offFailed = checkTokenWhenFailed(client, checkToken);
     const offEvent = client.onEvent((event) => handlers.current.forEach((h) => h({ kind: "event", event })));
-    const offResync = client.onResync(() => handlers.current.forEach((h) => h({ kind: "resync" })));
+    const offResync = client.onResync(resync);
+    // The same user with a new token (e.g. signed in again in another tab): this client starts
+    // without `since`, so what happened while the old one closed would be missed; the screens
+    // reload once it is open. (A screen mounted with the first client reloads on its own.)
+    const offReplaced = replacesSameUser ? resyncOnceOpen(client, resync) : () => {};
     client.connect(); // reports "connecting" through onState
     return () => {
       offState();
@@ -52,6 +62,7 @@ export function WebSocketProvider({ children }: { children: React.ReactNode }) {
       offFailed();
       offEvent();
       offResync();
+      offReplaced();
       client.close();
       if (clientRef.current === client) clientRef.current = null;
     };

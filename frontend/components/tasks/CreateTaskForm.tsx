@@ -1,12 +1,13 @@
 "use client";
 
 import { useId, useRef, useState } from "react";
-import { createTask, isApiError, newIdempotencyKey } from "@/lib/api";
+import { createTask, isApiError, keepsIdempotencyKey, newIdempotencyKey } from "@/lib/api";
 import { localInputToIso, parseTags, type TaskDraft } from "@/lib/task-form";
 import type { Task, TaskInput } from "@/lib/types";
-import { Field } from "./Field";
+import { Field } from "../ui/Field";
+import { FormError } from "../ui/FormError";
+import { fieldClass, primaryButton } from "../ui/styles";
 import { TaskFields } from "./TaskFields";
-import { fieldClass, primaryButton } from "./styles";
 
 const EMPTY: TaskDraft = { title: "", description: "", priority: "medium", tags: "", due: "" };
 
@@ -17,7 +18,8 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<{ message: string; field?: string } | null>(null);
   const titleRef = useRef<HTMLInputElement>(null);
-  // One key per intended task: a retry after a network failure replays instead of duplicating.
+  // One key per intended task: a retry after a network failure (or while the first request is
+  // still running) replays instead of duplicating.
   const keyRef = useRef<string | null>(null);
   const errorId = `${id}-error`;
 
@@ -54,8 +56,8 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
       setDraft((d) => (d === sent ? EMPTY : d));
       titleRef.current?.focus();
     } catch (err) {
+      if (!keepsIdempotencyKey(err)) keyRef.current = null;
       if (isApiError(err)) {
-        if (err.status !== 0 && err.status < 500) keyRef.current = null;
         setError({ message: err.message, field: err.field });
       } else {
         setError({ message: "Could not add the task." });
@@ -100,9 +102,9 @@ export function CreateTaskForm({ onCreated }: { onCreated: (t: Task) => void }) 
         </div>
       )}
       {error && (
-        <p id={errorId} role="alert" className="mt-3 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+        <FormError id={errorId} className="mt-3">
           {error.message}
-        </p>
+        </FormError>
       )}
     </form>
   );

@@ -2,23 +2,41 @@
 
 import Link from "next/link";
 import { useCallback, useEffect, useReducer, useRef, useState } from "react";
-import { createTask, deleteTask, isApiError, listTasks, setCompleted } from "@/lib/api";
+import {
+  createTask,
+  deleteTask,
+  isApiError,
+  keepsIdempotencyKey,
+  listTasks,
+  newIdempotencyKey,
+  setCompleted,
+} from "@/lib/api";
 import { createInFlight } from "@/lib/in-flight";
 import type { Session } from "@/lib/session";
 import { recreateInput } from "@/lib/task-form";
-import { initialTaskList, isFiltered, taskListReducer } from "@/lib/task-list";
+import { hasMore, initialTaskList, isFiltered, taskListReducer } from "@/lib/task-list";
 import type { Task, TaskFilters } from "@/lib/types";
 import { ConnectionBanner, LiveIndicator } from "../realtime/LiveIndicator";
 import { useLive } from "../realtime/WebSocketProvider";
+import { secondaryButton } from "../ui/styles";
 import { CreateTaskForm } from "./CreateTaskForm";
 import { EditTaskDialog } from "./EditTaskDialog";
 import { TaskItem } from "./TaskItem";
 import { Toolbar } from "./Toolbar";
 import { UndoToast } from "./UndoToast";
-import { secondaryButton } from "./styles";
 
 function messageOf(e: unknown, fallback: string): string {
   return isApiError(e) ? e.message : fallback;
+}
+
+/**
+ * A deleted task while its Undo is offered. `idempotencyKey` is made once, at the delete, so an
+ * Undo retried after a failure cannot create the task twice; `key` restarts the toast.
+ */
+interface Deleted {
+  task: Task;
+  key: number;
+  idempotencyKey: string;
 }
 
 export function Dashboard({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
@@ -28,12 +46,13 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
   const [loadError, setLoadError] = useState<string | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
+  // Tasks whose DELETE is in flight.
   const [busyIds, setBusyIds] = useState<ReadonlySet<number>>(new Set());
-  // Checkbox state shown while its PATCH is in flight (optimistic).
+  // Checkbox state shown while its PATCH is in flight (optimistic); such a task is busy too.
   const [pendingDone, setPendingDone] = useState<ReadonlyMap<number, boolean>>(new Map());
   const [completing] = useState(() => createInFlight<number>());
   const [editing, setEditing] = useState<Task | null>(null);
-  const [deleted, setDeleted] = useState<{ task: Task; key: number } | null>(null);
+  const [deleted, setDeleted] = useState<Deleted | null>(null);
   const { state: liveState, subscribe } = useLive();
 
   const loading = !list.loaded && loadError === null;
@@ -48,7 +67,8 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
 
   /**
    * Loads the first page for the current filters; `quiet` (a background reload) leaves what is
-   * shown, an error included, until the answer.
+   * shown, an error included, until the answer. A quiet one that fails while the list is shown
+   * leaves it shown and says so above it.
    */
   const loadFirst = useCallback(async (quiet = false) => {
     const my = ++gen.current;
@@ -67,13 +87,15 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     } catch (e) {
       if (gen.current !== my || (e as Error)?.name === "AbortError") return;
       if (isApiError(e) && e.status === 401) return; // signed out already
-      setLoadError(messageOf(e, "Could not load your tasks."));
+      const message = messageOf(e, "Could not load your tasks.");
+      if (quiet && listRef.current.loaded) setActionError(message);
+      else setLoadError(message);
     }
   }, []);
 
   const loadMore = useCallback(async () => {
     const cur = listRef.current;
-    if (!cur.hasMore || !cur.nextCursor || moreBusy.current) return;
+    if (!cur.nextCursor || moreBusy.current) return;
     moreBusy.current = true;
     setLoadingMore(true);
     const my = gen.current;
@@ -118,10 +140,12 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     }
   }, [liveState, loadFirst]);
 
+  const more = hasMore(list);
+
   // Infinite scroll.
   useEffect(() => {
     const el = sentinelRef.current;
-    if (!el || !list.hasMore || !ready || typeof IntersectionObserver === "undefined") return;
+    if (!el || !more || !ready || typeof IntersectionObserver === "undefined") return;
     const io = new IntersectionObserver(
       (entries) => {
         if (entries.some((e) => e.isIntersecting)) void loadMore();
@@ -130,7 +154,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     );
     io.observe(el);
     return () => io.disconnect();
-  }, [list.hasMore, list.items.length, ready, loadMore]);
+  }, [more, list.items.length, ready, loadMore]);
 
   const setFilters = useCallback((f: TaskFilters) => {
     if (JSON.stringify(f) === JSON.stringify(listRef.current.filters)) return;
@@ -167,7 +191,6 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     // the value being saved, and the answer (or its failure) decides what it shows next.
     if (!saving) return;
     setPending(t.id, want);
-    markBusy(t.id, true);
     setActionError(null);
     try {
       dispatch({ type: "upsert", task: await saving });
@@ -176,7 +199,6 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
       setActionError(messageOf(e, "Could not update the task."));
     } finally {
       setPending(t.id, null);
-      markBusy(t.id, false);
     }
   }
 
@@ -186,7 +208,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     try {
       await deleteTask(t.id);
       dispatch({ type: "remove", id: t.id });
-      setDeleted({ task: t, key: Date.now() });
+      setDeleted({ task: t, key: Date.now(), idempotencyKey: newIdempotencyKey() });
     } catch (e) {
       if (isApiError(e) && e.status === 404) dispatch({ type: "remove", id: t.id });
       else setActionError(messageOf(e, "Could not delete the task."));
@@ -202,9 +224,13 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
     if (!d) return;
     setDeleted(null);
     try {
-      dispatch({ type: "upsert", task: await createTask(recreateInput(d.task)) });
+      dispatch({ type: "upsert", task: await createTask(recreateInput(d.task), d.idempotencyKey) });
     } catch (e) {
       setActionError(messageOf(e, "Could not restore the task."));
+      // Offer Undo again (unless another delete's toast is up by now): with the same key when
+      // the first try may have created the task, so that the retry replays it.
+      const idempotencyKey = keepsIdempotencyKey(e) ? d.idempotencyKey : newIdempotencyKey();
+      setDeleted((cur) => cur ?? { ...d, key: Date.now(), idempotencyKey });
     }
   }
 
@@ -261,7 +287,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
               </button>
             </div>
           )}
-          {ready && list.items.length === 0 && !list.hasMore && (
+          {ready && list.items.length === 0 && !more && (
             <p className="px-4 py-6 text-center text-slate-500">{filtered ? "No tasks match" : "No tasks yet"}</p>
           )}
           {ready && (
@@ -271,7 +297,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
                   key={t.id}
                   task={t}
                   checked={pendingDone.get(t.id) ?? t.completed}
-                  busy={busyIds.has(t.id)}
+                  busy={busyIds.has(t.id) || pendingDone.has(t.id)}
                   onToggle={onToggle}
                   onEdit={setEditing}
                   onDelete={onDelete}
@@ -279,7 +305,7 @@ export function Dashboard({ session, onSignOut }: { session: Session; onSignOut:
               ))}
             </ul>
           )}
-          {ready && list.hasMore && (
+          {ready && more && (
             <div className="border-t border-slate-100 p-3 text-center">
               <div ref={sentinelRef} aria-hidden="true" className="h-px" />
               <button type="button" onClick={() => void loadMore()} disabled={loadingMore} className={secondaryButton}>

@@ -5,9 +5,10 @@ import { isApiError, updateTask } from "@/lib/api";
 import { changedFields, draftOf, formatDue, formatTags, type TaskDraft } from "@/lib/task-form";
 import { isTask, type Task, type TaskInput } from "@/lib/types";
 import { Dialog } from "../ui/Dialog";
+import { Field } from "../ui/Field";
+import { FormError } from "../ui/FormError";
+import { fieldClass, primaryButton, secondaryButton } from "../ui/styles";
 import { TaskFields } from "./TaskFields";
-import { Field } from "./Field";
-import { fieldClass, primaryButton, secondaryButton } from "./styles";
 
 function show(field: keyof TaskInput, v: TaskInput[keyof TaskInput]): string {
   if (v === null || v === undefined || v === "") return "—";
@@ -128,11 +129,7 @@ export function EditTaskDialog({
             ))}
           </tbody>
         </table>
-        {error && (
-          <p role="alert" className="mt-3 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
-            {error.message}
-          </p>
-        )}
+        {error && <FormError className="mt-3">{error.message}</FormError>}
         <div className="mt-5 flex flex-wrap justify-end gap-2">
           <button
             type="button"
@@ -187,9 +184,9 @@ export function EditTaskDialog({
           />
         </div>
         {error && (
-          <p id={errorId} role="alert" className="mt-3 rounded-md bg-red-50 px-3 py-2 text-sm text-red-800">
+          <FormError id={errorId} className="mt-3">
             {error.message}
-          </p>
+          </FormError>
         )}
         <div className="mt-5 flex justify-end gap-2">
           <button type="button" className={secondaryButton} disabled={busy} onClick={onClose}>

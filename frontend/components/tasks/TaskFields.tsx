@@ -3,10 +3,11 @@
 import { useId } from "react";
 import type { TaskDraft } from "@/lib/task-form";
 import { PRIORITIES, type Priority } from "@/lib/types";
-import { Field, SelectField, type Options } from "./Field";
-import { fieldClass } from "./styles";
+import { Field, SelectField, type Options } from "../ui/Field";
+import { fieldClass } from "../ui/styles";
 
-const PRIORITY_OPTIONS: Options<Priority> = PRIORITIES.map((p) => [p, p] as const);
+/** The priorities as select options, in PRIORITIES order (also used by the Toolbar's filter). */
+export const PRIORITY_OPTIONS: Options<Priority> = PRIORITIES.map((p) => [p, p[0].toUpperCase() + p.slice(1)] as const);
 
 /** Description, Priority, Tags and Due date inputs (shared by the create form and the edit dialog). */
 export function TaskFields({

@@ -2,8 +2,9 @@
 
 import { useEffect, useId, useState } from "react";
 import type { Priority, SortField, SortOrder, StatusFilter, TaskFilters } from "@/lib/types";
-import { Field, SelectField, type Options } from "./Field";
-import { fieldClass } from "./styles";
+import { Field, SelectField, type Options } from "../ui/Field";
+import { fieldClass } from "../ui/styles";
+import { PRIORITY_OPTIONS } from "./TaskFields";
 
 const DEBOUNCE_MS = 250;
 
@@ -13,12 +14,7 @@ const STATUS_OPTIONS: Options<StatusFilter> = [
   ["completed", "Completed"],
 ];
 
-const PRIORITY_OPTIONS: Options<Priority | ""> = [
-  ["", "Any"],
-  ["low", "Low"],
-  ["medium", "Medium"],
-  ["high", "High"],
-];
+const PRIORITY_FILTER_OPTIONS: Options<Priority | ""> = [["", "Any"], ...PRIORITY_OPTIONS];
 
 const SORT_OPTIONS: Options<SortField> = [
   ["created_at", "Created"],
@@ -77,7 +73,7 @@ export function Toolbar({ filters, onChange }: { filters: TaskFilters; onChange:
         id={`${id}-priority`}
         label="Priority"
         value={filters.priority ?? ""}
-        options={PRIORITY_OPTIONS}
+        options={PRIORITY_FILTER_OPTIONS}
         onChange={(p) => set({ priority: p || null })}
       />
       <Field id={`${id}-tag`} label="Tag" className="col-span-2 sm:col-span-1">
