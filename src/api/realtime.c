@@ -60,8 +60,6 @@ void api_realtime(struct call *c)
 	query_free(&q);
 }
 
-/* A browser always sends Origin: it must be one we allow. Other clients
- * send none. */
 /* Digits only, within a bigint. */
 static bool read_seq(const char *text, int64_t *out)
 {
@@ -76,6 +74,8 @@ static bool read_seq(const char *text, int64_t *out)
 	return true;
 }
 
+/* A browser always sends Origin: it must be one we allow. Other clients
+ * send none. */
 static bool origin_refused(struct call *c)
 {
 	return call_header(c, "origin") != NULL && c->cors_origin.len == 0;

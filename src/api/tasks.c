@@ -283,7 +283,6 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		}
 		reply->location = task_location(job->user_id, task.id);
 		reply_task(reply, 201, &task);
-		job->event = EVENT_TASK_CREATED;
 		if (!keyed_in_database(job)) {
 			finish_create(job);
 			return;

@@ -124,9 +124,10 @@ static bool read_events(struct config *cfg, char *err, size_t errlen)
 		snprintf(cfg->instance_id, sizeof cfg->instance_id, "%s-%d", host, cfg->port);
 	} else {
 		/* It names consumer groups and receipts: plain characters only. */
-		size_t n = strspn(instance, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		                            "0123456789._:-");
-		if (instance[n] != '\0' || n >= sizeof cfg->instance_id) {
+		size_t plain =
+		    strspn(instance, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		                     "0123456789._:-");
+		if (instance[plain] != '\0' || plain >= sizeof cfg->instance_id) {
 			snprintf(
 			    err, errlen,
 			    "INSTANCE_ID must be 1 to 127 of A-Z a-z 0-9 . _ : - (a pod name)");

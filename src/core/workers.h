@@ -1,6 +1,6 @@
 /* Worker threads for work that must not run on an event loop: CPU-heavy
- * (password hashing) or blocking (calls to the Dapr sidecar), each kind in a
- * pool of its own. A loop submits a work item; a worker runs it; the item
+ * (password hashing) or blocking (calls to the Dapr sidecar, host name
+ * look-ups), each kind in a pool of its own. A loop submits a work item; a worker runs it; the item
  * travels back to the loop that submitted it through h2o's multithread queue,
  * where `done` runs. */
 #ifndef TASKFLOW_CORE_WORKERS_H

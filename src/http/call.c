@@ -95,7 +95,7 @@ void call_job_offload(struct call_job *job, struct workers *pool, void (*run)(st
 	give_back_connection(job);
 	job->cpu_run = run;
 	job->after_work = after;
-	job->work.reply_to = &job->loop->cpu_done;
+	job->work.reply_to = &job->loop->work_done;
 	job->work.run = work_run;
 	job->work.done = work_done;
 	workers_submit(pool, &job->work);

@@ -32,14 +32,14 @@ struct app {
 
 /* Per event-loop state a call needs; touched only by its loop's thread. */
 struct call_loop {
-	struct db *db;                       /* this loop's PostgreSQL connections */
-	struct outbox_waker *waker;          /* wakes the relay after commits */
-	struct hub *hub;                     /* this loop's live sync sockets */
-	struct workers *cpu;                 /* shared CPU workers (password hashing) */
-	struct workers *sidecar;             /* shared workers for Dapr state calls */
-	struct token_cache *tokens;          /* tokens this loop verified */
-	h2o_multithread_receiver_t cpu_done; /* every pool's results come back here */
-	int pending_jobs;                    /* for graceful shutdown */
+	struct db *db;                        /* this loop's PostgreSQL connections */
+	struct outbox_waker *waker;           /* wakes the relay after commits */
+	struct hub *hub;                      /* this loop's live sync sockets */
+	struct workers *cpu;                  /* shared CPU workers (password hashing) */
+	struct workers *sidecar;              /* shared workers for Dapr state calls */
+	struct token_cache *tokens;           /* tokens this loop verified */
+	h2o_multithread_receiver_t work_done; /* every pool's results come back here */
+	int pending_jobs;                     /* for graceful shutdown */
 };
 
 /* Lives in the request's memory pool: gone when h2o disposes the request. */
@@ -108,8 +108,8 @@ void call_respond_error(struct call *c, int status, const char *code, const char
 /* Verifies the Bearer token and, for /api/{user_id}/ routes, that its subject
  * is the user of the path. On failure answers 401 or 403 and returns false. */
 bool call_authenticate(struct call *c);
-/* The same for a token found elsewhere (a WebSocket's subprotocol; NULL:
- * none), with its claims. */
+/* The same for a token found elsewhere (a WebSocket's subprotocol or
+ * ?token=; NULL: none), with its claims. */
 bool call_authenticate_token(struct call *c, const char *token, struct token_claims *claims);
 
 /* Parses the JSON body. `optional`: an empty body gives NULL without error.

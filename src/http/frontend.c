@@ -24,19 +24,6 @@ void frontend_register(h2o_pathconf_t *path, const char *dir)
 	snprintf(nf->page, sizeof nf->page, "%s/404.html", dir);
 }
 
-bool frontend_owns_path(const char *path, size_t len)
-{
-	static const char *const api_prefixes[] = {"/api/", "/ws/", "/dapr/"};
-	static const char *const api_paths[] = {"/api", "/ws", "/dapr", "/health", "/ready"};
-	for (size_t i = 0; i < sizeof api_prefixes / sizeof *api_prefixes; i++)
-		if (has_prefix(path, len, api_prefixes[i]))
-			return false;
-	for (size_t i = 0; i < sizeof api_paths / sizeof *api_paths; i++)
-		if (strlen(api_paths[i]) == len && memcmp(path, api_paths[i], len) == 0)
-			return false;
-	return true;
-}
-
 void frontend_set_cache_headers(h2o_req_t *req, const char *path, size_t len)
 {
 	if (has_prefix(path, len, HASHED_ASSETS))

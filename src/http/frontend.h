@@ -1,5 +1,5 @@
 /* Serves the dashboard: the static export of frontend/ (FRONTEND_DIR) on every
- * GET or HEAD path the API does not own. */
+ * GET or HEAD path the API does not own (router_owns_path). */
 #ifndef TASKFLOW_HTTP_FRONTEND_H
 #define TASKFLOW_HTTP_FRONTEND_H
 
@@ -12,10 +12,6 @@
  * (index.html for directories, 301 to the path with a slash for a directory
  * without one) and then a handler that answers dir/404.html with status 404. */
 void frontend_register(h2o_pathconf_t *path, const char *dir);
-
-/* True when a request for this path (without the query) may be a page or an
- * asset: not /api/, /ws/, /dapr/, /health or /ready, which answer in JSON. */
-bool frontend_owns_path(const char *path, size_t len);
 
 /* Sets Cache-Control for what the file handler is about to send: a year and
  * immutable for the content-hashed /_next/static/, revalidation for the rest

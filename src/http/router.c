@@ -34,6 +34,22 @@ enum http_method router_method(const char *name, size_t len)
 	return METHOD_OTHER;
 }
 
+/* The first segment of every route router_match knows. */
+static const char *const API_SEGMENTS[] = {"api", "ws", "dapr", "health", "ready"};
+
+bool router_owns_path(const char *path, size_t len)
+{
+	if (len == 0 || path[0] != '/')
+		return false;
+	const char *first = path + 1;
+	const char *slash = memchr(first, '/', len - 1);
+	size_t n = slash ? (size_t)(slash - first) : len - 1;
+	for (size_t i = 0; i < sizeof API_SEGMENTS / sizeof *API_SEGMENTS; i++)
+		if (strlen(API_SEGMENTS[i]) == n && memcmp(first, API_SEGMENTS[i], n) == 0)
+			return true;
+	return false;
+}
+
 enum route_id router_match(const char *path, size_t len, enum http_method method,
                            struct route_match *m)
 {

@@ -57,6 +57,10 @@ enum http_method router_method(const char *name, size_t len);
 enum route_id router_match(const char *path, size_t len, enum http_method method,
                            struct route_match *m);
 
+/* True when the path's first segment is one of the API's (api, ws, dapr,
+ * health, ready): the API answers it, in JSON, even when no route matches. */
+bool router_owns_path(const char *path, size_t len);
+
 /* Writes the Allow header value ("GET, POST") for a method set. */
 void router_allow_header(unsigned methods, char *buf, size_t cap);
 

@@ -146,9 +146,9 @@ static void *loop_main(void *arg)
 	int nconns = (cfg->db_pool_size + cfg->threads - 1) / cfg->threads;
 	int nreads = (cfg->db_read_pool_size + cfg->threads - 1) / cfg->threads;
 	/* Before anything can submit work whose result comes back here. */
-	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.cpu_done, workers_on_done);
+	h2o_multithread_register_receiver(l->ctx.queue, &l->calls.work_done, workers_on_done);
 	l->calls.db = db_create(l->ctx.loop, cfg->database_url, nconns, nreads, l->app->resolver,
-	                        &l->calls.cpu_done);
+	                        &l->calls.work_done);
 	l->calls.waker = outbox_waker_create(l->ctx.loop, l->calls.db);
 	l->calls.hub = hub_create(&l->ctx, l->calls.db, cfg);
 	l->calls.cpu = l->app->cpu;
@@ -229,7 +229,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 	if (c->route.route == ROUTE_NONE && handler->app->cfg->frontend_dir &&
 	    (c->method == METHOD_GET || c->method == METHOD_HEAD) &&
-	    frontend_owns_path(c->path.base, c->path.len)) {
+	    !router_owns_path(c->path.base, c->path.len)) {
 		frontend_set_cache_headers(req, c->path.base, c->path.len);
 		return -1; /* the file handler registered after this one answers */
 	}

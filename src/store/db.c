@@ -65,6 +65,10 @@ struct db_conn {
 	int nstmts;
 	h2o_timeout_entry_t retry;
 	h2o_timeout_entry_t connect_deadline;
+	/* Where in the found hosts the next connect starts: past the one that
+	 * last ran out the deadline. libpq moves on from a host that refuses,
+	 * not from one that accepts and stays silent, or drops the packets. */
+	int first_host;
 };
 
 /* What a look-up found: each address of each name as a host of its own (the
@@ -80,8 +84,10 @@ struct found_hosts {
 struct db {
 	h2o_loop_t *loop;
 	char *conninfo;
-	/* DATABASE_URL's host list when it names a host (not only addresses or
-	 * socket paths): libpq would look it up, blocking, at every connect. */
+	char *options; /* LOOP_OPTIONS, then DATABASE_URL's own options */
+	/* DATABASE_URL's host list when it names a host (libpq would look it up,
+	 * blocking, at every connect) or has several (a silent one must not hold
+	 * the rest back: see first_host). */
 	char *host_names;
 	char *port_names; /* its port list, when it gives one per host; else NULL */
 	struct workers *resolver;
@@ -100,9 +106,12 @@ struct db {
 
 static void conn_start(struct db_conn *c);
 static void conn_connect(struct db_conn *c, const struct found_hosts *found);
+static void rotate(const struct found_hosts *found, int first, struct found_hosts *out);
+static int attempted_host(const struct db_conn *c, const struct found_hosts *found);
 static void look_up(struct work *w);
 static void on_looked_up(struct work *w);
 static char *host_names_in(const char *conninfo, char **port_names);
+static char *options_with(const char *conninfo, const char *ours);
 static bool add_found(struct found_hosts *f, const char *host, const char *addr, const char *port);
 static void list_append(char *list, size_t *len, const char *entry, bool comma);
 static int list_count(const char *list);
@@ -134,6 +143,7 @@ struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max
 		abort();
 	db->loop = loop;
 	db->conninfo = strdup(conninfo);
+	db->options = options_with(conninfo, LOOP_OPTIONS);
 	db->host_names = host_names_in(conninfo, &db->port_names);
 	db->resolver = resolver;
 	db->lookup = (struct work){.reply_to = resolved, .run = look_up, .done = on_looked_up};
@@ -170,6 +180,7 @@ void db_destroy(struct db *db)
 	h2o_timeout_dispose(db->loop, &db->retry_timeout);
 	h2o_timeout_dispose(db->loop, &db->connect_timeout);
 	free(db->conninfo);
+	free(db->options);
 	free(db->host_names);
 	free(db->port_names);
 	free(db);
@@ -269,9 +280,12 @@ void db_release(struct db_conn *c)
 PGconn *db_connect_blocking(const char *conninfo, const char *application_name)
 {
 	/* Ours first: what DATABASE_URL says comes later and wins. */
-	const char *keys[] = {"application_name", "connect_timeout", "options", "dbname", NULL};
-	const char *values[] = {application_name, "10", STATEMENT_TIMEOUT, conninfo, NULL};
-	return PQconnectdbParams(keys, values, 1);
+	char *options = options_with(conninfo, STATEMENT_TIMEOUT);
+	const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
+	const char *values[] = {application_name, "10", conninfo, options, NULL};
+	PGconn *pg = PQconnectdbParams(keys, values, 1);
+	free(options);
+	return pg;
 }
 
 bool db_result_ok(const PGresult *r)
@@ -413,10 +427,17 @@ static void on_looked_up(struct work *w)
 /* `found`: what a look-up found, or NULL for DATABASE_URL as it is. */
 static void conn_connect(struct db_conn *c, const struct found_hosts *found)
 {
-	/* After dbname: they take the place of what DATABASE_URL says. */
-	const char *keys[] = {"application_name", "options", "dbname", "host",
-	                      "hostaddr",         "port",    NULL};
-	const char *values[] = {"taskflow", LOOP_OPTIONS, c->db->conninfo, NULL, NULL, NULL, NULL};
+	/* After dbname: they take the place of what DATABASE_URL says (its
+	 * options are in ours). */
+	const char *keys[] = {"application_name", "dbname", "options", "host",
+	                      "hostaddr",         "port",   NULL};
+	const char *values[] = {"taskflow", c->db->conninfo, c->db->options, NULL, NULL, NULL,
+	                        NULL};
+	struct found_hosts rotated;
+	if (found != NULL && found->count > 1 && c->first_host % found->count != 0) {
+		rotate(found, c->first_host % found->count, &rotated);
+		found = &rotated;
+	}
 	if (found == NULL) {
 		keys[3] = NULL;
 	} else {
@@ -533,8 +554,43 @@ static void on_connect_deadline(h2o_timeout_entry_t *entry)
 	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, connect_deadline, entry);
 	/* A server that accepts but never answers, or a name server that never
 	 * does, must not hold the requests waiting for this connection. */
+	if (c->state == CONN_CONNECTING && c->db->host_names && c->db->found.count > 1)
+		c->first_host = attempted_host(c, &c->db->found) + 1;
 	if (c->state == CONN_CONNECTING || c->state == CONN_RESOLVING)
 		conn_fail(c, "timed out connecting to the database");
+}
+
+/* `found` from its entry `first` on, then its beginning. */
+static void rotate(const struct found_hosts *found, int first, struct found_hosts *out)
+{
+	*out = (struct found_hosts){0};
+	for (int i = 0; i < found->count; i++) {
+		int k = (first + i) % found->count;
+		char host[256], addr[INET6_ADDRSTRLEN], port[32];
+		list_entry(found->hosts, k, host, sizeof host);
+		list_entry(found->hostaddr, k, addr, sizeof addr);
+		list_entry(found->ports, k, port, sizeof port);
+		add_found(out, host, addr, port); /* the same entries: they fit */
+	}
+}
+
+/* The index in `found` of the host the connection is trying (libpq's
+ * current host and port, in the order the connect was given). */
+static int attempted_host(const struct db_conn *c, const struct found_hosts *found)
+{
+	int first = c->first_host % found->count;
+	const char *host = PQhost(c->pg), *addr = PQhostaddr(c->pg), *port = PQport(c->pg);
+	for (int i = 0; i < found->count; i++) {
+		int k = (first + i) % found->count;
+		char h[256], a[INET6_ADDRSTRLEN], p[32];
+		list_entry(found->hosts, k, h, sizeof h);
+		list_entry(found->hostaddr, k, a, sizeof a);
+		list_entry(found->ports, k, p, sizeof p);
+		if (host && strcmp(h, host) == 0 && (!a[0] || (addr && strcmp(a, addr) == 0)) &&
+		    (!p[0] || (port && strcmp(p, port) == 0)))
+			return k;
+	}
+	return first;
 }
 
 /* Hands the connection to the first waiting job, or marks it idle. */
@@ -726,13 +782,13 @@ static char *host_names_in(const char *conninfo, char **port_names)
 		else if (strcmp(o->keyword, "port") == 0 && o->val && strchr(o->val, ','))
 			*port_names = strdup(o->val);
 	}
-	bool names = false;
-	for (int i = 0; host[0] && hostaddr[0] == '\0' && i < list_count(host) && !names; i++) {
+	bool ours = host[0] && hostaddr[0] == '\0' && list_count(host) > 1;
+	for (int i = 0; host[0] && hostaddr[0] == '\0' && i < list_count(host) && !ours; i++) {
 		char entry[256];
 		list_entry(host, i, entry, sizeof entry);
-		names = !is_address_or_socket(entry);
+		ours = !is_address_or_socket(entry);
 	}
-	char *list = names ? strdup(host) : NULL;
+	char *list = ours ? strdup(host) : NULL;
 	PQconninfoFree(opts);
 	return list;
 }
@@ -752,4 +808,22 @@ static void forget_statements(struct db_conn *c)
 		free(c->stmts[i].sql);
 	memset(c->stmts, 0, sizeof c->stmts);
 	c->nstmts = 0;
+}
+
+/* libpq takes one options string, the last given: ours and then
+ * DATABASE_URL's, whose -c settings win over ours for the same name. */
+static char *options_with(const char *conninfo, const char *ours)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *theirs = "";
+	for (const PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "options") == 0 && o->val)
+			theirs = o->val;
+	size_t len = strlen(ours) + 1 + strlen(theirs) + 1;
+	char *both = malloc(len);
+	if (both == NULL)
+		abort();
+	snprintf(both, len, "%s%s%s", ours, theirs[0] ? " " : "", theirs);
+	PQconninfoFree(opts);
+	return both;
 }

@@ -116,8 +116,11 @@ enum store_result store_status(const PGresult *r, const char *what)
 	if (PQresultStatus(r) == PGRES_PIPELINE_ABORTED)
 		return STORE_FAILED; /* an earlier statement of the round failed and said so */
 	const char *state = db_sqlstate(r);
-	/* 08: connection exceptions; 57P0x: the server is shutting down. */
-	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0;
+	/* 08: connection exceptions; 57P0x: the server is shutting down; 57014:
+	 * the statement ran out of time (the database is overloaded, or a lock
+	 * is held): all worth trying again. */
+	bool outage = strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+	              strcmp(state, "57014") == 0;
 	log_fields(outage ? LOG_WARN : LOG_ERROR, "database error", "s:query", what, "s:sqlstate",
 	           state, "s:error", PQresultErrorMessage(r), NULL);
 	return outage ? STORE_UNAVAILABLE : STORE_FAILED;

@@ -15,18 +15,6 @@ static bool fail(struct api_error *err, int status, const char *code, const char
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static char *trimmed_copy(const char *s);
 static const char *priority_name(const char *s);
-char *task_tags_json(const struct task_input *in)
-{
-	struct strbuf b = {0};
-	strbuf_append(&b, "[");
-	for (int i = 0; i < in->ntags; i++) {
-		if (i)
-			strbuf_append_len(&b, ",", 1);
-		jsonx_append_string(&b, in->tags[i]);
-	}
-	strbuf_append(&b, "]");
-	return strbuf_steal(&b);
-}
 
 static bool parse_title(const json_t *v, struct task_input *in, struct api_error *err);
 static bool parse_description(const json_t *v, struct task_input *in, struct api_error *err);
@@ -117,6 +105,19 @@ void task_input_free(struct task_input *in)
 	for (int i = 0; i < in->ntags; i++)
 		free(in->tags[i]);
 	memset(in, 0, sizeof *in);
+}
+
+char *task_tags_json(const struct task_input *in)
+{
+	struct strbuf b = {0};
+	strbuf_append(&b, "[");
+	for (int i = 0; i < in->ntags; i++) {
+		if (i)
+			strbuf_append_len(&b, ",", 1);
+		jsonx_append_string(&b, in->tags[i]);
+	}
+	strbuf_append(&b, "]");
+	return strbuf_steal(&b);
 }
 
 char *task_tags_pg_array(const struct task_input *in)

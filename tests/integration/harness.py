@@ -6,6 +6,7 @@ api(); they build tokens with make_token() and users with sign_up().
 """
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -291,6 +292,18 @@ def stop_checked(server):
             f"had exited (crash?) with status {server.proc.returncode}" if not was_alive
             else f"exit status after SIGTERM {rc!r} (None: still running after {STOP_TIMEOUT}s)")
             + f"; log tail:\n{server.log_tail(30)}")
+
+
+@contextlib.contextmanager
+def serving(server):
+    """A started server for a with-block: at its end the server must still be running and exit 0
+    on SIGTERM (stop_checked); on an error in the block it is stopped all the same."""
+    try:
+        yield server
+    except BaseException:
+        server.stop()
+        raise
+    stop_checked(server)
 
 
 def start_server(db_conninfo=None, name="server", do_migrate=True, **env_extra):

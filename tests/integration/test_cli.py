@@ -82,15 +82,12 @@ class SignalTest(H.ApiTestCase):
 class MigrateTest(H.ApiTestCase):
     def assertUsable(self, db):
         s = H.Server(H.base_env(db), name="test_cli:migrated").start()
-        try:
+        with H.serving(s):
             r = H.api("GET", "/ready", server=s)
             self.assertStatus(r, 200)
             self.assertEqual(r.json["checks"], {"database": "ok", "migrations": "ok", "bus": "ok"})
             uid, token = H.sign_up(server=s)
             self.assertStatus(H.api("POST", H.tasks_path(uid), {"title": "m"}, token=token, server=s), 201)
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
 
     def test_migrate_twice_is_idempotent(self):
         _, db = H.create_db()

@@ -1,5 +1,7 @@
 """Configuration: CORS_ORIGINS as a list and as "*", and settings given in DATABASE_URL."""
 
+import subprocess
+import time
 import harness as H
 
 SERVER = "none"
@@ -21,7 +23,7 @@ class CorsConfigTest(H.ApiTestCase):
     def test_list_of_origins(self):
         s = H.Server(H.base_env(self.db, CORS_ORIGINS="http://a.example,https://b.example:8443"),
                      name="test_cors_config:list").start()
-        try:
+        with H.serving(s):
             for origin in ("http://a.example", "https://b.example:8443"):
                 with self.subTest(origin=origin):
                     r = preflight(s, origin)
@@ -37,13 +39,10 @@ class CorsConfigTest(H.ApiTestCase):
                     self.assertNotIn("Access-Control-Allow-Methods", r.headers)
                     r = H.api("GET", "/health", server=s, headers={"Origin": origin})
                     self.assertNotIn("Access-Control-Allow-Origin", r.headers)
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
 
     def test_star(self):
         s = H.Server(H.base_env(self.db, CORS_ORIGINS="*"), name="test_cors_config:star").start()
-        try:
+        with H.serving(s):
             for origin in ("http://anything.example", "https://x.test:3000"):
                 with self.subTest(origin=origin):
                     r = preflight(s, origin)
@@ -52,20 +51,41 @@ class CorsConfigTest(H.ApiTestCase):
                     self.assertEqual(r.headers.get("Access-Control-Max-Age"), "600")
                     r = H.api("GET", "/health", server=s, headers={"Origin": origin})
                     self.assertIn(r.headers.get("Access-Control-Allow-Origin"), ("*", origin))
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
 
 
 class DatabaseUrlTest(H.ApiTestCase):
     def test_settings_in_database_url_win_over_the_servers_own(self):
         name, db = H.create_db()
         s = H.start_server(db + " application_name=tf_from_url", name="test_cors_config:dburl")
-        try:
+        with H.serving(s):
             H.create_task(*H.sign_up(server=s), server=s)  # the loops' connections are in use
             rows = H.psql_rows(name, "select distinct application_name from pg_stat_activity"
-                                     f" where datname = '{name}' and application_name like 'tf%'")
+                                     f" where datname = '{name}' and backend_type = 'client backend'"
+                                     " and pid <> pg_backend_pid()")
             self.assertEqual(rows, [["tf_from_url"]])
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
+
+    def test_options_in_database_url_keep_the_servers_statement_timeout(self):
+        # libpq takes one options string: DATABASE_URL's (a search_path here) must not replace
+        # the server's 15 s statement timeout, or a write stuck behind a lock waits for ever.
+        name, db = H.create_db()
+        with H.serving(H.start_server(db + " options='-c search_path=public'",
+                                      name="test_cors_config:dburl-options")) as s:
+            uid, token = H.sign_up(server=s)
+            task = H.create_task(uid, token, server=s)
+            locker = subprocess.Popen(
+                [H._pg_tool("psql"), "-X", "-q", "-c", "begin",
+                 "-c", f"select 1 from tasks where id = {task['id']} for update",
+                 "-c", "select pg_sleep(60)", H.conninfo(name)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                H.wait_until(lambda: H.psql_rows(name, "select count(*) from pg_stat_activity"
+                                                       " where query = 'select pg_sleep(60)'") == [["1"]],
+                             what="the row lock")
+                began = time.monotonic()
+                r = H.api("PATCH", H.tasks_path(uid, task["id"]), {"title": "behind a lock"},
+                          token=token, server=s, timeout=40)
+                self.assertError(r, 503, "unavailable")
+                self.assertLess(time.monotonic() - began, 30)
+            finally:
+                locker.kill()
+                locker.wait()

@@ -345,12 +345,9 @@ class DaprIdempotencyTest(SidecarTestCase):
 class WithoutDaprTest(H.ApiTestCase):
     def test_dapr_routes_do_not_exist_without_use_dapr(self):
         s = H.start_server(name="test_dapr:off")
-        try:
+        with H.serving(s):
             for method, path in (("GET", "/dapr/subscribe"), ("POST", "/dapr/events/work"), ("POST", "/dapr/cron")):
                 with self.subTest(path=path):
                     r = H.api(method, path, b"{}" if method == "POST" else H._NO_BODY,
                               headers={"Content-Type": "application/json"}, server=s)
                     self.assertError(r, 404, "not_found")
-        finally:
-            s.stop()
-        self.assertCleanStop(s)

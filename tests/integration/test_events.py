@@ -241,7 +241,7 @@ class CrashTest(H.ApiTestCase):
         self.assertGreater(len(created), 10)
 
         s2 = start(db, "test_events:crash-restart")
-        try:
+        with H.serving(s2):
             ev = H.psql_rows(name, "select seq, aggregate_id from event_log where user_id = "
                             f"'{user['id']}' order by seq")
             seqs = [int(e[0]) for e in ev]
@@ -255,17 +255,13 @@ class CrashTest(H.ApiTestCase):
             self.assertEqual(dup, [])
             work = H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'")
             self.assertEqual(work, [[str(len(seqs))]])
-        finally:
-            s2.stop()
-        self.assertCleanStop(s2)
 
 
 class ReplicaTest(H.ApiTestCase):
     def test_two_replicas_publish_each_event_once(self):
         name, db = H.create_db()
-        a = start(db, "test_events:replica-a")
-        b = start(db, "test_events:replica-b", do_migrate=False, JWT_SECRET=a.secret)
-        try:
+        with H.serving(start(db, "test_events:replica-a")) as a, \
+                H.serving(start(db, "test_events:replica-b", do_migrate=False, JWT_SECRET=a.secret)) as b:
             user = H.sign_up_full(server=a)
             for i in range(10):
                 H.create_task(user["id"], user["token"], server=a if i % 2 else b)
@@ -274,11 +270,6 @@ class ReplicaTest(H.ApiTestCase):
             self.assertEqual(H.unpublished(name), 0)
             time.sleep(3 * SWEEP_MS / 1000)
             self.assertEqual(H.psql_rows(name, "select count(*) from event_receipts where consumer = 'work'"), [["10"]])
-        finally:
-            a.stop()
-            b.stop()
-        self.assertCleanStop(a)
-        self.assertCleanStop(b)
 
 
 class OutboxMigrationTest(H.ApiTestCase):
@@ -307,15 +298,12 @@ class OutboxMigrationTest(H.ApiTestCase):
             H.psql(name, f"update event_log set data = '{{}}' where event_id = '{done}'")
 
         s = start(db, "test_events:outbox-migration", do_migrate=False)
-        try:
+        with H.serving(s):
             H.wait_until(lambda: H.psql_rows(name, f"select count(*) from event_receipts where event_id = '{waiting}'")
                          == [["2"]], what="the event 002 had not published")
             self.assertEqual(H.unpublished(name), 0)
             self.assertEqual(H.psql_rows(name, f"select count(*) from event_receipts where event_id = '{done}'"),
                              [["0"]], "an event 002 had published went out again")
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
 
 
 class OutboxUpkeepTest(H.ApiTestCase):
@@ -324,16 +312,13 @@ class OutboxUpkeepTest(H.ApiTestCase):
         # so a backlog does not leave its dead rows for every later read of the outbox to walk past.
         name, db = H.create_db()
         s = start(db, "test_events:outbox-upkeep")
-        try:
+        with H.serving(s):
             H.psql(name, "alter table event_outbox set (autovacuum_enabled = false)")
             H.psql(name, "with e as (insert into event_log (event_id, event_type, user_id, aggregate_id, seq, data)"
                          " select gen_random_uuid(), 'task.created', 'upkeep-' || (n % 10), n::text, n / 10 + 1,"
                          " '{\"task\": {}}' from generate_series(1, 45000) n order by n % 10, n returning id)"
                          " insert into event_outbox (id) select id from e")
             H.wait_until(lambda: H.unpublished(name) == 0, timeout=120, what="the backlog to be published")
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
         # The relay's read of an empty outbox: the 45,000 deleted rows spanned about 125 index
         # pages; what the last vacuum has not removed yet is at most 10,000 of them.
         plan = H.psql(name, "set enable_seqscan = off; explain (analyze, buffers, format json)"

@@ -107,12 +107,9 @@ class FrontendTest(H.ApiTestCase):
 
     def test_without_frontend_dir_unknown_paths_are_json(self):
         s = H.start_server(name="test_frontend:none")
-        try:
+        with H.serving(s):
             self.assertError(H.api("GET", "/", server=s), 404, "not_found")
             self.assertError(H.api("GET", "/dashboard/", server=s), 404, "not_found")
-        finally:
-            s.stop()
-        self.assertCleanStop(s)
 
     def test_missing_index_stops_start_up(self):
         _, db = H.create_db()

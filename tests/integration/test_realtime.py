@@ -966,7 +966,7 @@ class TokenNotLoggedTest(H.ApiTestCase):
 
     def test_tokens_in_the_query_never_reach_the_log(self):
         server = H.start_server(name="test_realtime:log", LOG_LEVEL="info")
-        try:
+        with H.serving(server):
             uid, token = H.sign_up(server=server)
             other_uid, other_token = H.sign_up(server=server)
             bad = H.make_token(uid, secret="z" * 48)
@@ -978,9 +978,6 @@ class TokenNotLoggedTest(H.ApiTestCase):
                 self.assertEqual(r.status, status)
             r = H.api("GET", ws_path(uid, token), server=server)
             self.assertEqual(r.status, 400)
-        finally:
-            server.stop()
-        self.assertCleanStop(server)
         with open(server.log_path, encoding="utf-8") as f:
             log = f.read()
         self.assertIn(f"/ws/user/{uid}/tasks", log)

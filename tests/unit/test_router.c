@@ -432,6 +432,28 @@ static void test_allow_header_truncation(void **state)
 	assert_string_equal(buf, full);
 }
 
+/* What the API answers even without a route (JSON 404), and what it leaves
+ * to the dashboard's pages. */
+static void test_owned_paths(void **state)
+{
+	(void)state;
+	static const char *const owned[] = {
+	    "/api",          "/api/",   "/api/u/tasks", "/ws/user/u/tasks",
+	    "/dapr/nothing", "/health", "/ready",       "/health/x"};
+	static const char *const pages[] = {
+	    "/",         "",        "/dashboard/",        "/apix",
+	    "/api.html", "/signin", "/_next/static/a.js", "/readyz"};
+	for (size_t i = 0; i < sizeof owned / sizeof *owned; i++)
+		if (!router_owns_path(owned[i], strlen(owned[i])))
+			fail_msg("%s should be the API's", owned[i]);
+	for (size_t i = 0; i < sizeof pages / sizeof *pages; i++)
+		if (router_owns_path(pages[i], strlen(pages[i])))
+			fail_msg("%s should be the dashboard's", pages[i]);
+	/* the length, not the NUL, ends the path */
+	assert_true(router_owns_path("/api/x", 4));
+	assert_false(router_owns_path("/api", 3)); /* "/ap" */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +477,7 @@ int main(void)
 	    cmocka_unit_test(test_match_resets_previous_result),
 	    cmocka_unit_test(test_allow_header),
 	    cmocka_unit_test(test_allow_header_truncation),
+	    cmocka_unit_test(test_owned_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
