@@ -24,6 +24,7 @@
 # p99, max) and the frames that never came. --ws-only (or --scenarios "" --steady 0 --drain 0)
 # runs only that part. Absolute numbers on a shared machine drift: read the ratios.
 set -euo pipefail
+shopt -s inherit_errexit # a failure inside $(...) stops the run too
 cd "$(dirname "$0")/.."
 
 duration=10 conns=64 users=100 scenarios="create list complete" bus=in-process steady=1000 drain=50000
@@ -58,24 +59,11 @@ ninja -C build >/dev/null
 port=8100 pgport=25480
 out=$(mktemp -d)
 pgdir=.local/pg-bench
-scripts/pg.sh start $pgdir $pgport >/dev/null
-db=$(scripts/pg.sh createdb $pgdir $pgport bench 2>/dev/null)
-# settle() vacuums before every measured run: autovacuum off, so that none
-# lands inside one (on either side; it made CPU per request vary by half).
-psql -q "$db" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
-secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
-
-broker=""
-extra_env=()
-if [ "$bus" = kafka ]; then
-  ./build/kafka-mock-broker --topic tasks.events:4 --bootstrap-file "$out/bootstrap" >/dev/null 2>&1 </dev/null &
-  broker=$!
-  for _ in $(seq 100); do [ -s "$out/bootstrap" ] && break; sleep 0.1; done
-  extra_env=(KAFKA_BROKERS="$(cat "$out/bootstrap")")
-fi
-
-server=""
+server="" broker=""
+# Whatever fails, everything started is stopped (set +e: one failing step
+# must not skip the rest).
 cleanup() {
+  set +e
   if [ -n "$server" ] && ! kill -0 "$server" 2>/dev/null; then
     echo "the server died; its log:" >&2
     tail -n 40 "$out/server.log" >&2
@@ -87,11 +75,27 @@ cleanup() {
   rm -rf "$out"
 }
 trap cleanup EXIT
+scripts/pg.sh start $pgdir $pgport >/dev/null
+db=$(scripts/pg.sh createdb $pgdir $pgport bench 2>/dev/null)
+# settle() vacuums before every measured run: autovacuum off, so that none
+# lands inside one (on either side; it made CPU per request vary by half).
+psql -q "$db" -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
+secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
+
+extra_env=()
+if [ "$bus" = kafka ]; then
+  ./build/kafka-mock-broker --topic tasks.events:4 --bootstrap-file "$out/bootstrap" >/dev/null 2>&1 </dev/null &
+  broker=$!
+  for _ in $(seq 100); do [ -s "$out/bootstrap" ] && break; sleep 0.1; done
+  extra_env=(KAFKA_BROKERS="$(cat "$out/bootstrap")")
+fi
+
 
 env "${extra_env[@]}" DATABASE_URL="$db" JWT_SECRET="$secret" PORT=$port LOG_LEVEL=warn \
   ${TASKFLOW_BIN:-./build/taskflow} serve 2>"$out/server.log" &
 server=$!
 for _ in $(seq 200); do curl -sf "http://127.0.0.1:$port/ready" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$port/ready" >/dev/null || { echo "the server is not ready" >&2; exit 1; }
 sleep 1
 idle_rss_kb=$(awk '/VmRSS/ {print $2}' /proc/$server/status)
 
@@ -207,9 +211,11 @@ for scenario in $scenarios; do
     complete) data=$out/tasks_r.txt sql=scripts/bench/pg_complete.sql ;;
   esac
   since=$(psql -Atq "$db" -c "SELECT coalesce(max(id), 0) FROM event_log")
-  read -r a_rps a_p50 a_p99 a_bad a_srv a_pg <<<"$(api $scenario "$data")"
+  line=$(api $scenario "$data")
+  read -r a_rps a_p50 a_p99 a_bad a_srv a_pg <<<"$line"
   [ "$scenario" = list ] || events_report "$scenario" "$since"
-  read -r p_rps p_p50 p_p99 _ p_pg <<<"$(pg $sql)"
+  line=$(pg $sql)
+  read -r p_rps p_p50 p_p99 _ p_pg <<<"$line"
   awk -v s=$scenario -v ar="$a_rps" -v a5="$a_p50" -v a9="$a_p99" -v ab="$a_bad" \
     -v pr="$p_rps" -v p5="$p_p50" -v p9="$p_p99" \
     'BEGIN {printf "%-9s %10.0f %9.2f %9.2f %6d | %10.0f %9.2f %9.2f | %5.0f%%\n", s, ar, a5, a9, ab, pr, p5, p9, 100 * ar / pr}'

@@ -9,7 +9,7 @@ packages=(
   libical-dev libcurl4-openssl-dev librdkafka-dev libsodium-dev libssl-dev
   libcmocka-dev
   postgresql postgresql-client postgresql-contrib
-  python3 curl wrk kcat
+  python3 curl wrk kcat procps
   chromium
 )
 

@@ -5,14 +5,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh || exit 1
+scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 build=build-asan
 if [ ! -f $build/build.ninja ]; then
-  meson setup $build -Db_sanitize=address,undefined --buildtype=debug >/dev/null || exit 1
+  meson setup $build -Db_sanitize=address,undefined --buildtype=debug >/dev/null ||
+    { echo "0 passed, 1 failed"; exit 1; }
 fi
 ninja -C $build >$build.log 2>&1 || { cat $build.log; echo "0 passed, 1 failed"; exit 1; }
 
@@ -107,6 +108,7 @@ json_counts() {
 pgdir=.local/pg-test
 pgport=${TEST_PG_PORT:-25460}
 if scripts/pg.sh start $pgdir $pgport >/dev/null; then
+  trap 'scripts/pg.sh stop $pgdir >/dev/null 2>&1' EXIT # also when interrupted
   out=$(python3 tests/integration/run.py --bin $build/taskflow \
     --pg-admin "host=127.0.0.1 port=$pgport user=taskflow dbname=postgres" 2>&1)
   echo "$out" | tail -n 60
@@ -117,7 +119,6 @@ if scripts/pg.sh start $pgdir $pgport >/dev/null; then
     suite integration 0 1
   fi
   dashboard_suites
-  scripts/pg.sh stop $pgdir
 else
   echo "could not start PostgreSQL for the integration tests"
   suite integration 0 1

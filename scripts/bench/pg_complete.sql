@@ -16,9 +16,11 @@ UPDATE tasks SET
   tags = CASE WHEN false THEN NULL::text[] ELSE tags END,
   due_date = CASE WHEN false THEN NULL ELSE due_date END,
   completed = CASE WHEN true THEN true ELSE completed END,
-  completed_at = CASE WHEN NOT true THEN completed_at WHEN true AND NOT completed THEN now()
-                      WHEN true THEN completed_at END,
-  updated_at = now(), version = version + 1
+  completed_at = CASE WHEN NOT true THEN completed_at
+    WHEN true AND NOT completed THEN greatest(updated_at, ('epoch'::timestamptz + 1795000000000000::bigint * interval '1 microsecond'))
+    WHEN true THEN completed_at END,
+  updated_at = greatest(updated_at, ('epoch'::timestamptz + 1795000000000000::bigint * interval '1 microsecond')),
+  version = version + 1
 WHERE id = :id AND user_id = 'bench-r-' || :uid
   AND (NULL::integer IS NULL OR version = NULL::integer) AND (NULL::integer IS NULL OR version = NULL::integer)
 RETURNING id, user_id, title, description, completed,

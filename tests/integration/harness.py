@@ -133,11 +133,13 @@ def append_event(dbname, event_id, event_type, user_id, data):
                  " insert into event_outbox (id) select id from e")
 
 
-def unpublished(dbname, event_ids=None):
-    """How many events wait in the outbox (of `event_ids`, when given)."""
+def unpublished(dbname, event_ids=None, user_ids=None):
+    """How many events wait in the outbox (of `event_ids`, or of `user_ids`, when given)."""
     where = ""
     if event_ids is not None:
         where = " where event_id in (" + ",".join(f"'{e}'" for e in event_ids) + ")"
+    elif user_ids is not None:
+        where = " where user_id in (" + ",".join(f"'{u}'" for u in user_ids) + ")"
     return int(psql(dbname, f"select count(*) from event_outbox join event_log using (id){where}"))
 
 

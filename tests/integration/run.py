@@ -221,17 +221,13 @@ def run_module_tests(mod, mod_name, suite, outcome):
     # _ErrorHolder "test": those went through addError already.
 
     if server is not None:
-        was_alive = server.alive()
-        rc = server.stop()
         name = f"{mod_name}.[server exits 0 on SIGTERM]"
-        if was_alive and rc == 0:
+        try:
+            H.stop_checked(server)
             outcome.passed += 1
             print(f"{name} ... ok", flush=True)
-        else:
-            why = ("the server had already exited (crash?) with status "
-                   f"{server.proc.returncode}" if not was_alive else
-                   f"exit status after SIGTERM: {rc!r} (None = did not exit within {H.STOP_TIMEOUT}s)")
-            outcome.fail(name, why + "\n", mod_name)
+        except AssertionError as e:
+            outcome.fail(name, f"{e}\n", mod_name)
             print(f"{name} ... FAIL", flush=True)
         H.CTX.server = None
 

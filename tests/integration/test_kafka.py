@@ -166,8 +166,7 @@ def receipts(consumer, uids):
 
 
 def unpublished(uids):
-    return int(rows("select count(*) from event_outbox join event_log using (id)"
-                    f" where user_id in ({in_list(uids)})")[0][0])
+    return H.unpublished(H.CTX.db_name, user_ids=uids)
 
 
 def handled_everywhere(uids, total):
