@@ -72,17 +72,18 @@ static void event_start(struct call_job *base, struct db_conn *conn)
 		call_job_finish(base);
 		return;
 	}
-	char seq[24];
-	snprintf(seq, sizeof seq, "%lld", job->event.seq);
-	const char *params[] = {job->consumer, job->event.event_id, job->event.user_id, seq};
-	db_send(conn, CONSUMER_RECEIPT_SQL, 4, params);
+	struct receipts_params p;
+	consumer_receipts_params(&p, job->consumer, &job->event, 1);
+	db_send(conn, CONSUMER_RECEIPTS_SQL, 4, p.values); /* libpq has copied them */
+	consumer_receipts_params_free(&p);
 }
 
 static void event_result(struct call_job *base, struct db_conn *conn, PGresult *r)
 {
 	(void)conn;
 	struct event_job *job = (struct event_job *)base;
-	enum delivery d = consumer_receipt_outcome(r, job->consumer, &job->event);
+	enum delivery d;
+	consumer_receipts_outcomes(r, job->consumer, &job->event, 1, &d);
 	PQclear(r);
 	if (job->base.call)
 		consumer_forward_live(job->kind, d, &job->event, job->base.call->req->entity.base,

@@ -2,22 +2,30 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/pgarray.h"
 #include "core/strbuf.h"
 #include "core/uuid.h"
 #include "realtime/hub.h"
 
-/* The receipt is taken from the event log itself: a message naming an event
- * the log does not have, or giving it another user or seq (forged, or from
- * elsewhere), has no effect. Answers (known, first time). */
-const char CONSUMER_RECEIPT_SQL[] =
-    "WITH known AS (SELECT event_id, user_id, seq FROM event_log"
-    " WHERE event_id = $2::uuid AND user_id = $3 AND seq = $4::bigint),"
+/* The receipts are taken from the event log itself: a delivery naming an
+ * event the log does not have, or giving it another user or seq (forged, or
+ * from elsewhere), has no effect. Parameters: the consumer, then the
+ * deliveries' event ids, user ids and seqs as arrays. Answers a row per
+ * known delivery: its position (from 1) and whether it is the first receipt.
+ * Two copies of one event in a batch are both known; ON CONFLICT DO NOTHING
+ * keeps one receipt. */
+const char CONSUMER_RECEIPTS_SQL[] =
+    "WITH m AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::bigint[])"
+    " WITH ORDINALITY AS m (event_id, user_id, seq, n)),"
+    " known AS (SELECT m.n, e.event_id, e.user_id, e.seq FROM m"
+    " JOIN event_log e ON e.event_id = m.event_id AND e.user_id = m.user_id AND e.seq = m.seq),"
     " added AS (INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
-    " SELECT $1, event_id, user_id, seq FROM known ON CONFLICT DO NOTHING RETURNING 1)"
-    " SELECT (SELECT count(*) FROM known), (SELECT count(*) FROM added)";
+    " SELECT $1, event_id, user_id, seq FROM known ON CONFLICT DO NOTHING RETURNING event_id)"
+    " SELECT n, event_id IN (SELECT event_id FROM added) FROM known ORDER BY n";
 
 void consumer_name(enum subscription kind, const char *instance_id, char *out, size_t cap)
 {
@@ -47,24 +55,73 @@ bool consumer_parse(const char *json, size_t len, struct delivered_event *out)
 	return ok;
 }
 
-enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
-                                       const struct delivered_event *e)
+void consumer_receipts_params(struct receipts_params *p, const char *consumer,
+                              const struct delivered_event *events, int n)
 {
-	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-		log_fields(LOG_WARN, "event not handled; will be redelivered", "s:consumer",
-		           consumer, "s:event_id", e->event_id, "s:error",
+	*p = (struct receipts_params){0};
+	char seq[24];
+	for (int i = 0; i < n; i++) {
+		pgarray_append(&p->event_ids, events[i].event_id);
+		pgarray_append(&p->user_ids, events[i].user_id);
+		snprintf(seq, sizeof seq, "%lld", events[i].seq);
+		pgarray_append(&p->seqs, seq);
+	}
+	pgarray_finish(&p->event_ids);
+	pgarray_finish(&p->user_ids);
+	pgarray_finish(&p->seqs);
+	p->values[0] = consumer;
+	p->values[1] = p->event_ids.data;
+	p->values[2] = p->user_ids.data;
+	p->values[3] = p->seqs.data;
+}
+
+void consumer_receipts_params_free(struct receipts_params *p)
+{
+	strbuf_free(&p->event_ids);
+	strbuf_free(&p->user_ids);
+	strbuf_free(&p->seqs);
+}
+
+bool consumer_receipts_outcomes(const PGresult *r, const char *consumer,
+                                const struct delivered_event *events, int n,
+                                enum delivery *outcomes)
+{
+	if (r == NULL || PQresultStatus(r) != PGRES_TUPLES_OK) {
+		log_fields(LOG_WARN, "events not handled; will be redelivered", "s:consumer",
+		           consumer, "i:events", (long long)n, "s:error",
 		           r ? PQresultErrorMessage(r) : "no database connection", NULL);
-		return DELIVERY_RETRY;
+		for (int i = 0; i < n; i++)
+			outcomes[i] = DELIVERY_RETRY;
+		return false;
 	}
-	if (PQgetvalue(r, 0, 0)[0] == '0') {
-		log_fields(LOG_WARN, "dropped an event the event log does not have", "s:consumer",
-		           consumer, "s:event_id", e->event_id, NULL);
-		return DELIVERY_DROP;
+	for (int i = 0; i < n; i++)
+		outcomes[i] = DELIVERY_DROP;
+	for (int row = 0; row < PQntuples(r); row++) {
+		int i = atoi(PQgetvalue(r, row, 0)) - 1;
+		if (i < 0 || i >= n)
+			continue;
+		outcomes[i] = DELIVERY_DONE;
+		if (PQgetvalue(r, row, 1)[0] == 't')
+			log_fields(LOG_DEBUG, "event handled", "s:consumer", consumer, "s:event_id",
+			           events[i].event_id, "s:type", events[i].type, NULL);
 	}
-	if (PQgetvalue(r, 0, 1)[0] == '1')
-		log_fields(LOG_DEBUG, "event handled", "s:consumer", consumer, "s:event_id",
-		           e->event_id, "s:type", e->type, NULL);
-	return DELIVERY_DONE;
+	for (int i = 0; i < n; i++)
+		if (outcomes[i] == DELIVERY_DROP)
+			log_fields(LOG_WARN, "dropped an event the event log does not have",
+			           "s:consumer", consumer, "s:event_id", events[i].event_id, NULL);
+	return true;
+}
+
+bool consumer_record_receipts(PGconn *pg, const char *consumer,
+                              const struct delivered_event *events, int n, enum delivery *outcomes)
+{
+	struct receipts_params p;
+	consumer_receipts_params(&p, consumer, events, n);
+	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPTS_SQL, 4, NULL, p.values, NULL, NULL, 0);
+	bool ok = consumer_receipts_outcomes(r, consumer, events, n, outcomes);
+	PQclear(r);
+	consumer_receipts_params_free(&p);
+	return ok;
 }
 
 enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, int nconsumers,
@@ -76,19 +133,12 @@ enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, in
 	    " WHERE e.event_id = ANY($2::uuid[]) AND e.event_type LIKE 'task.%'"
 	    " ON CONFLICT DO NOTHING"; /* the same events consumer_parse accepts */
 	struct strbuf names = {0}, ids = {0};
-	strbuf_append(&names, "{");
-	for (int i = 0; i < nconsumers; i++) {
-		strbuf_append(&names, i ? ",\"" : "\"");
-		strbuf_append(&names, consumers[i]); /* our own names: no quotes or backslashes */
-		strbuf_append(&names, "\"");
-	}
-	strbuf_append(&names, "}");
-	strbuf_append(&ids, "{");
-	for (int i = 0; i < n; i++) {
-		strbuf_append(&ids, i ? "," : "");
-		strbuf_append(&ids, event_ids[i]);
-	}
-	strbuf_append(&ids, "}");
+	for (int i = 0; i < nconsumers; i++)
+		pgarray_append(&names, consumers[i]);
+	pgarray_finish(&names);
+	for (int i = 0; i < n; i++)
+		pgarray_append(&ids, event_ids[i]);
+	pgarray_finish(&ids);
 	const char *params[] = {names.data, ids.data};
 	PGresult *r = PQexecParams(pg, sql, 2, NULL, params, NULL, NULL, 0);
 	enum delivery d = DELIVERY_DONE;
@@ -100,25 +150,6 @@ enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, in
 	PQclear(r);
 	strbuf_free(&names);
 	strbuf_free(&ids);
-	return d;
-}
-
-enum delivery consumer_handle(PGconn *pg, enum subscription kind, const char *consumer,
-                              const char *json, size_t len)
-{
-	struct delivered_event e;
-	if (!consumer_parse(json, len, &e)) {
-		log_fields(LOG_WARN, "dropped a message that is not a TaskFlow event", "s:consumer",
-		           consumer, NULL);
-		return DELIVERY_DROP;
-	}
-	char seq[24];
-	snprintf(seq, sizeof seq, "%lld", e.seq);
-	const char *params[] = {consumer, e.event_id, e.user_id, seq};
-	PGresult *r = PQexecParams(pg, CONSUMER_RECEIPT_SQL, 4, NULL, params, NULL, NULL, 0);
-	enum delivery d = consumer_receipt_outcome(r, consumer, &e);
-	PQclear(r);
-	consumer_forward_live(kind, d, &e, json, len);
 	return d;
 }
 

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/strbuf.h"
+
 enum subscription { SUBSCRIPTION_WORK, SUBSCRIPTION_BROADCAST };
 
 enum delivery {
@@ -34,21 +36,33 @@ struct delivered_event {
 /* Parses a CloudEvent from the bus; false for a poison message. */
 bool consumer_parse(const char *json, size_t len, struct delivered_event *out);
 
-/* The receipt statement, with parameters (consumer, event id, user id, seq),
- * and what its result (NULL: no connection) means for the delivery. An event
- * the log does not have, or has with another user or seq, is dropped. */
-extern const char CONSUMER_RECEIPT_SQL[];
-enum delivery consumer_receipt_outcome(const PGresult *r, const char *consumer,
-                                       const struct delivered_event *e);
+/* The receipts statement, for one delivery (Dapr's) or a batch (a Kafka
+ * poll's), and its four parameters; free them once sent. */
+extern const char CONSUMER_RECEIPTS_SQL[];
+struct receipts_params {
+	struct strbuf event_ids, user_ids, seqs;
+	const char *values[4];
+};
+void consumer_receipts_params(struct receipts_params *p, const char *consumer,
+                              const struct delivered_event *events, int n);
+void consumer_receipts_params_free(struct receipts_params *p);
+
+/* What the receipts statement's result (NULL: no connection) means for each
+ * delivery: DELIVERY_DONE, DELIVERY_DROP for an event the log does not have
+ * (or has with another user or seq), or, for them all, DELIVERY_RETRY when
+ * the statement failed (then false is returned). */
+bool consumer_receipts_outcomes(const PGresult *r, const char *consumer,
+                                const struct delivered_event *events, int n,
+                                enum delivery *outcomes);
+
+/* The same on a blocking connection (consumer threads). */
+bool consumer_record_receipts(PGconn *pg, const char *consumer,
+                              const struct delivered_event *events, int n, enum delivery *outcomes);
 
 /* Handles a batch of events of our own log for several consumers at once
  * (the in-process bus): one statement. DELIVERY_DONE or DELIVERY_RETRY. */
 enum delivery consumer_handle_batch(PGconn *pg, const char *const *consumers, int nconsumers,
                                     const char *const *event_ids, int n);
-
-/* Handles one delivery on a blocking connection (consumer threads). */
-enum delivery consumer_handle(PGconn *pg, enum subscription kind, const char *consumer,
-                              const char *json, size_t len);
 
 /* After a delivery's receipt: a broadcast event handled (now or before) goes
  * on to this replica's live sockets, which skip a seq they already had. */

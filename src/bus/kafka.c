@@ -16,11 +16,12 @@
  * could not mark, and another replica may take over the relay), which the
  * consumers absorb by event id.
  *
- * Consuming. Offsets are stored only after consumer_handle() has handled or
- * dropped the message, and committed from there (enable.auto.commit=false):
- * a crash redelivers, never skips. When the database cannot take the
- * receipt, the consumer seeks back to the message and backs off, so the same
- * message comes again and nothing behind it on its partition overtakes it.
+ * Consuming. Each poll takes what has arrived, up to a batch, and records its
+ * receipts in one statement. Offsets are stored only after that, and
+ * committed from there (enable.auto.commit=false): a crash redelivers, never
+ * skips. When the database cannot take the receipts, the consumer seeks each
+ * partition back to its first message in the batch and backs off, so the
+ * same messages come again and nothing behind them overtakes them.
  *
  * Health. A thread asks the brokers for the topic's metadata every second;
  * the rebalance callbacks note the first assignment of each consumer. Both
@@ -46,6 +47,7 @@
 #define POLL_MS             200
 #define RETRY_MIN_MS        100
 #define RETRY_MAX_MS        5000
+#define CONSUME_BATCH       256 /* messages per poll, handled with one receipts statement */
 #define COMMIT_EVERY        100 /* handled messages between commits while busy */
 #define COMMIT_EVERY_MS     1000
 #define SEEK_TIMEOUT_MS     5000
@@ -91,6 +93,10 @@ struct subscriber {
 	int64_t last_commit_ms;
 	int last_error;
 	int64_t last_error_ms;
+	rd_kafka_message_t *batch[CONSUME_BATCH];     /* what one poll took */
+	struct delivered_event events[CONSUME_BATCH]; /* the batch's TaskFlow events */
+	int event_of[CONSUME_BATCH];                  /* batch[i]'s index in events, or -1 */
+	enum delivery outcomes[CONSUME_BATCH];        /* events[i]'s */
 };
 
 struct kafka_bus {
@@ -653,18 +659,27 @@ static void store_offset(struct subscriber *s, const rd_kafka_message_t *m)
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* So that the next poll returns m again; false if that is not certain. */
-static bool seek_back(struct subscriber *s, const rd_kafka_message_t *m)
+/* So that the next poll returns the batch again: each of its partitions goes
+ * back to its first message in it. False if that is not certain. */
+static bool seek_back(struct subscriber *s, int n)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-	    m->offset;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = s->batch[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		if (rd_kafka_topic_partition_list_find(l, topic, m->partition) == NULL)
+			rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset =
+			    m->offset;
+	}
 	rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, l, SEEK_TIMEOUT_MS);
-	bool ok = e == NULL && l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_resp_err_t failed = RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (int i = 0; i < l->cnt && failed == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+		failed = l->elems[i].err;
+	bool ok = e == NULL && failed == RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (!ok)
 		log_fields(LOG_WARN, "kafka consumer cannot seek back; retrying in place",
 		           "s:consumer", s->name, "s:error",
-		           e ? rd_kafka_error_string(e) : rd_kafka_err2str(l->elems[0].err), NULL);
+		           e ? rd_kafka_error_string(e) : rd_kafka_err2str(failed), NULL);
 	if (e)
 		rd_kafka_error_destroy(e);
 	rd_kafka_topic_partition_list_destroy(l);
@@ -677,8 +692,48 @@ static void back_off(struct subscriber *s)
 	s->backoff_ms = s->backoff_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : s->backoff_ms * 2;
 }
 
-static enum delivery handle(struct subscriber *s, const rd_kafka_message_t *m)
+/* Waits up to POLL_MS for a message, then takes what else has arrived, up
+ * to a batch. Answers how many are in s->batch. */
+static int poll_batch(struct subscriber *s)
 {
+	int n = 0, wait_ms = POLL_MS;
+	while (n < CONSUME_BATCH) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, wait_ms);
+		if (m == NULL)
+			break;
+		wait_ms = 0;
+		if (m->err) {
+			on_consumer_error(s->rk, m->err, rd_kafka_message_errstr(m), s);
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		s->batch[n++] = m;
+	}
+	return n;
+}
+
+/* Parses the batch into s->events; a message that is no TaskFlow event gets
+ * no receipt, only its offset stored. Answers how many parsed. */
+static int parse_batch(struct subscriber *s, int n)
+{
+	int nevents = 0;
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = s->batch[i];
+		bool ours = m->payload && consumer_parse(m->payload, m->len, &s->events[nevents]);
+		if (!ours)
+			log_fields(LOG_WARN, "dropped a message that is not a TaskFlow event",
+			           "s:consumer", s->name, NULL);
+		s->event_of[i] = ours ? nevents++ : -1;
+	}
+	return nevents;
+}
+
+/* One statement for the whole batch; false when the database cannot take
+ * it now. */
+static bool record_receipts(struct subscriber *s, int nevents)
+{
+	if (nevents == 0)
+		return true;
 	if (s->pg && PQstatus(s->pg) != CONNECTION_OK) {
 		PQfinish(s->pg);
 		s->pg = NULL;
@@ -688,24 +743,31 @@ static enum delivery handle(struct subscriber *s, const rd_kafka_message_t *m)
 		if (PQstatus(s->pg) != CONNECTION_OK) {
 			log_fields(LOG_WARN, "kafka consumer cannot reach the database",
 			           "s:consumer", s->name, "s:error", PQerrorMessage(s->pg), NULL);
-			return DELIVERY_RETRY;
+			return false;
 		}
 	}
-	return consumer_handle(s->pg, s->kind, s->name, m->payload ? (const char *)m->payload : "",
-	                       m->payload ? m->len : 0);
+	return consumer_record_receipts(s->pg, s->name, s->events, nevents, s->outcomes);
 }
 
-/* Handles m, or arranges for it to come again; never lets a later message of
- * its partition be committed before it. */
-static void deliver(struct subscriber *s, const rd_kafka_message_t *m)
+/* Handles the batch, or arranges for it to come again; never lets a later
+ * message of a partition be committed before an earlier one. */
+static void deliver_batch(struct subscriber *s, int n)
 {
+	int nevents = parse_batch(s, n);
 	while (!atomic_load(&s->bus->stopping)) {
-		if (handle(s, m) != DELIVERY_RETRY) {
+		if (record_receipts(s, nevents)) {
 			s->backoff_ms = RETRY_MIN_MS;
-			store_offset(s, m);
+			for (int i = 0; i < n; i++) {
+				const rd_kafka_message_t *m = s->batch[i];
+				int e = s->event_of[i];
+				if (e >= 0)
+					consumer_forward_live(s->kind, s->outcomes[e],
+					                      &s->events[e], m->payload, m->len);
+				store_offset(s, m);
+			}
 			return;
 		}
-		bool again_by_poll = seek_back(s, m);
+		bool again_by_poll = seek_back(s, n);
 		back_off(s);
 		if (again_by_poll)
 			return;
@@ -717,16 +779,14 @@ static void *consume_main(void *arg)
 	struct subscriber *s = arg;
 	s->last_commit_ms = now_ms();
 	while (!atomic_load(&s->bus->stopping)) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(s->rk, POLL_MS);
-		if (m == NULL) {
+		int n = poll_batch(s);
+		if (n == 0) {
 			commit(s); /* idle: commit what was handled */
 			continue;
 		}
-		if (m->err)
-			on_consumer_error(s->rk, m->err, rd_kafka_message_errstr(m), s);
-		else
-			deliver(s, m);
-		rd_kafka_message_destroy(m);
+		deliver_batch(s, n);
+		for (int i = 0; i < n; i++)
+			rd_kafka_message_destroy(s->batch[i]);
 		if (s->uncommitted >= COMMIT_EVERY ||
 		    now_ms() - s->last_commit_ms >= COMMIT_EVERY_MS)
 			commit(s);

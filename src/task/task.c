@@ -9,6 +9,7 @@
 
 #include "core/iso8601.h"
 #include "core/jsonx.h"
+#include "core/pgarray.h"
 #include "core/strbuf.h"
 
 static bool fail(struct api_error *err, int status, const char *code, const char *field,
@@ -123,17 +124,9 @@ char *task_tags_json(const struct task_input *in)
 char *task_tags_pg_array(const struct task_input *in)
 {
 	struct strbuf b = {0};
-	strbuf_append(&b, "{");
-	for (int i = 0; i < in->ntags; i++) {
-		strbuf_append(&b, i ? ",\"" : "\"");
-		for (const char *p = in->tags[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				strbuf_append_len(&b, "\\", 1);
-			strbuf_append_len(&b, p, 1);
-		}
-		strbuf_append(&b, "\"");
-	}
-	strbuf_append(&b, "}");
+	for (int i = 0; i < in->ntags; i++)
+		pgarray_append(&b, in->tags[i]);
+	pgarray_finish(&b);
 	return strbuf_steal(&b);
 }
 

@@ -122,9 +122,12 @@ def wait_until(predicate, timeout=WAIT, what="condition"):
     H.wait_until(predicate, timeout=timeout, what=what, interval=0.25)
 
 
+FORGED_SOURCE = "/tests/forged"
+
+
 def topic_messages():
     """Every message on the topic, in partition order: [(key, value, CloudEvent)], the CloudEvent
-    None for a message that is not one of ours."""
+    None for a message that is not one of ours (the tests' forged events included)."""
     r = subprocess.run(["kcat", "-b", BROKER.bootstrap, "-C", "-t", TOPIC, "-o", "beginning", "-e",
                         "-q", "-f", "%k\t%s\n"], capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
@@ -136,7 +139,8 @@ def topic_messages():
             ce = json.loads(value)
         except ValueError:
             ce = None
-        ours = isinstance(ce, dict) and isinstance(ce.get("seq"), int) and "id" in ce
+        ours = (isinstance(ce, dict) and isinstance(ce.get("seq"), int) and "id" in ce and
+                ce.get("source") != FORGED_SOURCE)
         out.append((key, value, ce if ours else None))
     return out
 
@@ -313,7 +317,11 @@ class KafkaBusTest(H.ApiTestCase):
     def test_poison_message_does_not_block_the_events_behind_it(self):
         uid, token = H.sign_up()
         # Keyed by the user: the same partition as the user's events, right in front of them.
-        poison = ["this is not a CloudEvent", json.dumps({"specversion": "1.0", "id": "x"})]
+        # Last, a well-formed event the log does not have, claiming the seq the real one gets.
+        forged = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "type": "task.created",
+                             "source": FORGED_SOURCE, "userid": uid, "seq": 1})
+        poison = ["this is not a CloudEvent", json.dumps({"specversion": "1.0", "id": "x"}),
+                  forged]
         r = subprocess.run(["kcat", "-b", BROKER.bootstrap, "-P", "-t", TOPIC, "-k", uid],
                            input="\n".join(poison) + "\n", capture_output=True, text=True,
                            timeout=30)
@@ -327,6 +335,8 @@ class KafkaBusTest(H.ApiTestCase):
         for consumer in ("work", BROADCAST):
             self.assertTrue(log_mentions('"msg":"dropped a message that is not a TaskFlow event",'
                                          f'"consumer":"{consumer}"'))
+            self.assertTrue(log_mentions('"msg":"dropped an event the event log does not have",'
+                                         f'"consumer":"{consumer}"'))
 
     def test_event_the_database_refuses_is_redelivered_not_skipped(self):
         uid, token = H.sign_up()
@@ -336,7 +346,7 @@ class KafkaBusTest(H.ApiTestCase):
                 H.create_task(uid, token, title=f"while receipts are away {i}")
             wait_until(lambda: unpublished([uid]) == 0, what="3 events published")
             # The consumers got them and could not record them: they wait to be delivered again.
-            wait_until(lambda: log_mentions("event not handled; will be redelivered"),
+            wait_until(lambda: log_mentions("events not handled; will be redelivered"),
                        what="a refused receipt")
         finally:
             H.psql(H.CTX.db_name, "alter table event_receipts_away rename to event_receipts")
