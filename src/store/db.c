@@ -111,6 +111,8 @@ static int attempted_host(const struct db_conn *c, const struct found_hosts *fou
 static void look_up(struct work *w);
 static void on_looked_up(struct work *w);
 static char *host_names_in(const char *conninfo, char **port_names);
+static const char *setting(const PQconninfoOption *given, const PQconninfoOption *defaults,
+                           const char *keyword);
 static char *options_with(const char *conninfo, const char *ours);
 static bool add_found(struct found_hosts *f, const char *host, const char *addr, const char *port);
 static void list_append(char *list, size_t *len, const char *entry, bool comma);
@@ -773,15 +775,16 @@ static char *host_names_in(const char *conninfo, char **port_names)
 	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
 	if (opts == NULL)
 		return NULL; /* libpq will say what is wrong with it when connecting */
-	const char *host = "", *hostaddr = "";
-	for (const PQconninfoOption *o = opts; o->keyword; o++) {
-		if (strcmp(o->keyword, "host") == 0 && o->val)
-			host = o->val;
-		else if (strcmp(o->keyword, "hostaddr") == 0 && o->val)
-			hostaddr = o->val;
-		else if (strcmp(o->keyword, "port") == 0 && o->val && strchr(o->val, ','))
-			*port_names = strdup(o->val);
-	}
+	/* What DATABASE_URL leaves out, libpq takes from the environment
+	 * (PGHOST, PGHOSTADDR, PGPORT, a service named by PGSERVICE). A service
+	 * named in DATABASE_URL itself is libpq's to read: its host is looked up
+	 * there, on the loop. */
+	PQconninfoOption *defaults = PQconndefaults();
+	const char *host = setting(opts, defaults, "host");
+	const char *hostaddr = setting(opts, defaults, "hostaddr");
+	const char *port = setting(opts, defaults, "port");
+	if (strchr(port, ','))
+		*port_names = strdup(port);
 	bool ours = host[0] && hostaddr[0] == '\0' && list_count(host) > 1;
 	for (int i = 0; host[0] && hostaddr[0] == '\0' && i < list_count(host) && !ours; i++) {
 		char entry[256];
@@ -790,7 +793,21 @@ static char *host_names_in(const char *conninfo, char **port_names)
 	}
 	char *list = ours ? strdup(host) : NULL;
 	PQconninfoFree(opts);
+	PQconninfoFree(defaults);
 	return list;
+}
+
+/* A keyword's value in conninfo, else its default; "" when neither. */
+static const char *setting(const PQconninfoOption *given, const PQconninfoOption *defaults,
+                           const char *keyword)
+{
+	for (const PQconninfoOption *o = given; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val && o->val[0])
+			return o->val;
+	for (const PQconninfoOption *o = defaults; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val)
+			return o->val;
+	return "";
 }
 
 /* What libpq connects to without a look-up: an empty entry (the default

@@ -125,13 +125,17 @@ class HostNameTest(FailureBase):
     blocking it. tests/tools/slow_dns.c (preloaded) makes *.slow.test take 2 s to resolve and
     *.fail.test unknown."""
 
-    def start_with_host(self, host, name):
+    def start_with_host(self, host, name, in_pghost=False):
+        """in_pghost: DATABASE_URL names no host, and PGHOST does."""
         _, db = H.create_db()
         self.assertEqual(H.migrate(db).returncode, 0)
         lib = os.path.join(os.path.dirname(os.path.abspath(H.CTX.bin)), "libslow-dns.so")
         self.assertTrue(os.path.exists(lib), lib)
-        env = H.base_env(db.replace("host=127.0.0.1", f"host={host}"), AUTO_MIGRATE="false",
-                         LD_PRELOAD=lib, SLOW_DNS_MS="2000")
+        self.assertIn("host=127.0.0.1", db)
+        url = db.replace("host=127.0.0.1", "" if in_pghost else f"host={host}")
+        env = H.base_env(url, AUTO_MIGRATE="false", LD_PRELOAD=lib, SLOW_DNS_MS="2000")
+        if in_pghost:
+            env["PGHOST"] = host
         env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
         began = time.monotonic()
         s = H.Server(env, name=f"test_failures:{name}").start()
@@ -149,6 +153,18 @@ class HostNameTest(FailureBase):
                 self.assertLess(time.monotonic() - t, 1.0)
             uid, token = H.sign_up(server=s)
             r = H.api("POST", H.tasks_path(uid), {"title": "through a named host"}, token=token,
+                      server=s)
+            self.assertStatus(r, 201)
+
+    def test_a_host_from_PGHOST_is_looked_up_off_the_loops_too(self):
+        s, took = self.start_with_host("db.slow.test", "slow-pghost", in_pghost=True)
+        with H.serving(s):
+            self.assertLess(took, 5.0)
+            t = time.monotonic()
+            self.assertStatus(H.api("GET", "/health", server=s), 200)
+            self.assertLess(time.monotonic() - t, 1.0)
+            uid, token = H.sign_up(server=s)
+            r = H.api("POST", H.tasks_path(uid), {"title": "through PGHOST"}, token=token,
                       server=s)
             self.assertStatus(r, 201)
 
