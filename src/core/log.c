@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -11,15 +12,18 @@
 #include "core/jsonx.h"
 #include "core/strbuf.h"
 
-#define BUFFER_FLUSH_AT (64 * 1024)
+#define BUFFER_FLUSH_AT       (64 * 1024)
+#define BUFFER_FLUSH_EVERY_MS 50
 
 static int current_level = LOG_INFO;
 /* Per thread: whether lines wait for log_flush, and the lines waiting. */
 static __thread bool buffering;
 static __thread struct strbuf pending;
+static __thread int64_t last_flush_ms;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 static void write_all(const char *p, size_t n);
+static int64_t monotonic_ms(void);
 
 void log_set_level(int level)
 {
@@ -109,6 +113,20 @@ void log_flush(void)
 		return;
 	write_all(pending.data, pending.len);
 	pending.len = 0;
+	last_flush_ms = monotonic_ms();
+}
+
+void log_flush_if_due(void)
+{
+	if (pending.len > 0 && monotonic_ms() - last_flush_ms >= BUFFER_FLUSH_EVERY_MS)
+		log_flush();
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Whole lines in one write each call keep lines from interleaving. */

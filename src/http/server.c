@@ -164,7 +164,7 @@ static void *loop_main(void *arg)
 	log_buffer_this_thread();
 	while (!atomic_load(&stopping)) {
 		h2o_evloop_run(l->ctx.loop, LOOP_TICK_MS);
-		log_flush();
+		log_flush_if_due();
 	}
 
 	h2o_socket_read_stop(l->listener);
