@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -62,13 +63,14 @@ static pthread_barrier_t loops_ready;
 
 struct handover {
 	h2o_multithread_message_t super;
-	h2o_socket_export_t socket;
+	int fd; /* accepted, nothing read from it yet */
 };
 
 static int listen_on(const char *host, int port);
 static void *loop_main(void *arg);
 static void on_accept(h2o_socket_t *listener, const char *err);
-static void hand_over(struct loop *from, struct loop *to, h2o_socket_t *sock);
+static void serve_connection(struct loop *l, int fd);
+static void hand_over(struct loop *to, int fd);
 static void on_handed_over(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 static int on_req(h2o_handler_t *self, h2o_req_t *req);
 static void set_request_id(struct call *c);
@@ -224,28 +226,32 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 		return;
 	/* Take a few per wake-up, leaving the rest to the other loops. */
 	for (int i = 0; i < 8; i++) {
-		h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-		if (sock == NULL)
+		int fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
 			return;
+		int one = 1; /* as h2o's own accept does */
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct loop *to = &loops[atomic_fetch_add(&next_dealt, 1) % (unsigned)nloops];
 		if (to == l)
-			h2o_accept(&l->accept_ctx, sock);
+			serve_connection(l, fd);
 		else
-			hand_over(l, to, sock);
+			hand_over(to, fd);
 	}
 }
 
-/* Nothing has been read from the socket yet: it moves as a bare descriptor. */
-static void hand_over(struct loop *from, struct loop *to, h2o_socket_t *sock)
+static void serve_connection(struct loop *l, int fd)
+{
+	h2o_socket_t *sock =
+	    h2o_evloop_socket_create(l->ctx.loop, fd, H2O_SOCKET_FLAG_IS_ACCEPTED_CONNECTION);
+	h2o_accept(&l->accept_ctx, sock);
+}
+
+static void hand_over(struct loop *to, int fd)
 {
 	struct handover *h = calloc(1, sizeof *h);
 	if (h == NULL)
 		abort();
-	if (h2o_socket_export(sock, &h->socket) != 0) { /* still ours: serve it here */
-		free(h);
-		h2o_accept(&from->accept_ctx, sock);
-		return;
-	}
+	h->fd = fd;
 	h2o_multithread_send_message(&to->handed_over, &h->super);
 }
 
@@ -256,10 +262,8 @@ static void on_handed_over(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
 		struct handover *h =
 		    H2O_STRUCT_FROM_MEMBER(struct handover, super.link, messages->next);
 		h2o_linklist_unlink(&h->super.link);
-		h2o_socket_t *sock = h2o_socket_import(l->ctx.loop, &h->socket);
+		serve_connection(l, h->fd);
 		free(h);
-		if (sock)
-			h2o_accept(&l->accept_ctx, sock);
 	}
 }
 
