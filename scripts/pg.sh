@@ -24,11 +24,14 @@ as_owner() {
 }
 
 # Clients are given the Unix socket under $dir/run: on loopback, TCP cost the API's lists of 50
-# a tenth of their throughput (the kernel's TCP work on both sides of every result). A deep
-# checkout whose socket path would pass the 107-byte limit, or a cluster started without the
-# socket, gets TCP on 127.0.0.1, which the cluster always listens on as well.
+# a tenth of their throughput (the kernel's TCP work on both sides of every result). A checkout
+# whose socket path would pass the 107-byte limit or needs quoting (in a conninfo and in
+# pg_ctl's shell), or a cluster started without the socket, gets TCP on 127.0.0.1, which the
+# cluster always listens on as well.
 sockdir="$dir/run"
-[ ${#sockdir} -le 80 ] || sockdir=""
+if [ "$(printf %s "$sockdir" | LC_ALL=C wc -c)" -gt 80 ] || [[ ! "$sockdir" =~ ^[A-Za-z0-9/._-]+$ ]]; then
+  sockdir=""
+fi
 conninfo() {
   if [ -n "$sockdir" ] && [ -S "$sockdir/.s.PGSQL.$port" ]; then
     echo "host=$sockdir port=$port user=taskflow dbname=$1"

@@ -17,14 +17,16 @@
  * deliveries' event ids, user ids and seqs as arrays. Answers a row per
  * known delivery: its position (from 1) and whether it is the first receipt.
  * Two copies of one event in a batch are both known; ON CONFLICT DO NOTHING
- * keeps one receipt. */
+ * keeps one receipt. Inserted in event id order, so that two batches that
+ * overlap (a partition's old and new owner) cannot deadlock. */
 const char CONSUMER_RECEIPTS_SQL[] =
     "WITH m AS (SELECT * FROM unnest($2::uuid[], $3::text[], $4::bigint[])"
     " WITH ORDINALITY AS m (event_id, user_id, seq, n)),"
     " known AS (SELECT m.n, e.event_id, e.user_id, e.seq FROM m"
     " JOIN event_log e ON e.event_id = m.event_id AND e.user_id = m.user_id AND e.seq = m.seq),"
     " added AS (INSERT INTO event_receipts (consumer, event_id, user_id, seq)"
-    " SELECT $1, event_id, user_id, seq FROM known ON CONFLICT DO NOTHING RETURNING event_id)"
+    " SELECT $1, event_id, user_id, seq FROM known ORDER BY event_id"
+    " ON CONFLICT DO NOTHING RETURNING event_id)"
     " SELECT n, event_id IN (SELECT event_id FROM added) FROM known ORDER BY n";
 
 void consumer_name(enum subscription kind, const char *instance_id, char *out, size_t cap)

@@ -660,16 +660,30 @@ static void store_offset(struct subscriber *s, const rd_kafka_message_t *m)
 }
 
 /* So that the next poll returns the batch again: each of its partitions goes
- * back to its first message in it. False if that is not certain. */
+ * back to its first message in it. A partition taken away meanwhile (a
+ * rebalance runs inside the poll) is left out: its next owner starts from
+ * the committed offset, before these messages. False if that is not certain. */
 static bool seek_back(struct subscriber *s, int n)
 {
+	rd_kafka_topic_partition_list_t *assigned = NULL;
+	if (rd_kafka_assignment(s->rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		log_fields(LOG_WARN, "kafka consumer cannot read its assignment; retrying in place",
+		           "s:consumer", s->name, NULL);
+		return false;
+	}
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
 	for (int i = 0; i < n; i++) {
 		const rd_kafka_message_t *m = s->batch[i];
 		const char *topic = rd_kafka_topic_name(m->rkt);
-		if (rd_kafka_topic_partition_list_find(l, topic, m->partition) == NULL)
+		if (rd_kafka_topic_partition_list_find(assigned, topic, m->partition) &&
+		    rd_kafka_topic_partition_list_find(l, topic, m->partition) == NULL)
 			rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset =
 			    m->offset;
+	}
+	rd_kafka_topic_partition_list_destroy(assigned);
+	if (l->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(l);
+		return true;
 	}
 	rd_kafka_error_t *e = rd_kafka_seek_partitions(s->rk, l, SEEK_TIMEOUT_MS);
 	rd_kafka_resp_err_t failed = RD_KAFKA_RESP_ERR_NO_ERROR;

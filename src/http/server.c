@@ -58,8 +58,10 @@ static int nloops;
  * waited twice as long for its share of the database connections (the
  * create's p99 followed). Every loop deals: atomic. */
 static atomic_uint next_dealt;
-/* No loop accepts before every loop can take a connection handed over. */
-static pthread_barrier_t loops_ready;
+/* No loop accepts before every loop can take a connection handed over, and
+ * none drains for shutdown before every loop has stopped accepting (so no
+ * connection is handed to a loop that has gone). */
+static pthread_barrier_t loops_ready, loops_not_accepting;
 
 struct handover {
 	h2o_multithread_message_t super;
@@ -101,6 +103,7 @@ int server_run(const struct app *app)
 	nloops = app->cfg->threads;
 	loops = calloc((size_t)nloops, sizeof *loops);
 	pthread_barrier_init(&loops_ready, NULL, (unsigned)nloops);
+	pthread_barrier_init(&loops_not_accepting, NULL, (unsigned)nloops);
 	for (int i = 0; i < nloops; i++) {
 		loops[i].app = app;
 		loops[i].listen_fd = dup(fd);
@@ -124,6 +127,7 @@ int server_run(const struct app *app)
 	for (int i = 0; i < nloops; i++)
 		pthread_join(loops[i].thread, NULL);
 	pthread_barrier_destroy(&loops_ready);
+	pthread_barrier_destroy(&loops_not_accepting);
 	return 0;
 }
 
@@ -193,6 +197,7 @@ static void *loop_main(void *arg)
 
 	h2o_socket_read_stop(l->listener);
 	h2o_socket_close(l->listener);
+	pthread_barrier_wait(&loops_not_accepting);
 	hub_close_all(l->calls.hub);
 	h2o_context_request_shutdown(&l->ctx);
 	struct timespec deadline;
@@ -222,7 +227,7 @@ static void *loop_main(void *arg)
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
 	struct loop *l = listener->data;
-	if (err != NULL)
+	if (err != NULL || atomic_load(&stopping))
 		return;
 	/* Take a few per wake-up, leaving the rest to the other loops. */
 	for (int i = 0; i < 8; i++) {
@@ -262,7 +267,10 @@ static void on_handed_over(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
 		struct handover *h =
 		    H2O_STRUCT_FROM_MEMBER(struct handover, super.link, messages->next);
 		h2o_linklist_unlink(&h->super.link);
-		serve_connection(l, h->fd);
+		if (atomic_load(&stopping)) /* no request read yet: nothing is cut short */
+			close(h->fd);
+		else
+			serve_connection(l, h->fd);
 		free(h);
 	}
 }

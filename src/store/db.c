@@ -777,9 +777,11 @@ static char *host_names_in(const char *conninfo, char **port_names)
 		return NULL; /* libpq will say what is wrong with it when connecting */
 	/* What DATABASE_URL leaves out, libpq takes from the environment
 	 * (PGHOST, PGHOSTADDR, PGPORT, a service named by PGSERVICE). A service
-	 * named in DATABASE_URL itself is libpq's to read: its host is looked up
-	 * there, on the loop. */
-	PQconninfoOption *defaults = PQconndefaults();
+	 * named in DATABASE_URL itself comes before those, and is libpq's to
+	 * read: then only DATABASE_URL's own host is ours (the service's is
+	 * looked up there, on the loop). */
+	PQconninfoOption *defaults =
+	    setting(opts, NULL, "service")[0] == '\0' ? PQconndefaults() : NULL;
 	const char *host = setting(opts, defaults, "host");
 	const char *hostaddr = setting(opts, defaults, "hostaddr");
 	const char *port = setting(opts, defaults, "port");
