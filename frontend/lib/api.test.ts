@@ -9,17 +9,14 @@ import {
   signIn,
   updateTask,
 } from "./api";
-import { saveSession } from "./session";
-import { jwt, MemoryStorage, task, USER } from "./test-support";
+import { jwt, stubStorageSignedIn, task, USER } from "./test-support";
 import { isTask } from "./types";
 
 const TASK = task(1, { title: "t", tags: ["home"] });
 
 beforeEach(() => {
-  vi.stubGlobal("localStorage", new MemoryStorage());
-  vi.stubGlobal("sessionStorage", new MemoryStorage());
   // A JWT without `exp`: never expired as far as loadSession can tell.
-  saveSession({ token: jwt({ sub: "u1" }), user: USER });
+  stubStorageSignedIn({ token: jwt({ sub: "u1" }), user: USER });
 });
 afterEach(() => vi.unstubAllGlobals());
 
@@ -64,16 +61,14 @@ describe("a 204 or empty success answer", () => {
     ["setCompleted", () => setCompleted(1, true)],
   ];
 
-  for (const [name, call] of writes) {
-    it(`is an ApiError bad_response for ${name}, which must answer with the task`, async () => {
-      vi.stubGlobal("fetch", async () => new Response(null, { status: 204 }));
-      await expect(call()).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
-      vi.stubGlobal("fetch", async () => new Response("", { status: 200 }));
-      await expect(call()).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
-      vi.stubGlobal("fetch", async () => new Response(JSON.stringify(TASK), { status: 200 }));
-      await expect(call()).resolves.toEqual(TASK);
-    });
-  }
+  it.each(writes)("is an ApiError bad_response for %s, which must answer with the task", async (_name, call) => {
+    vi.stubGlobal("fetch", async () => new Response(null, { status: 204 }));
+    await expect(call()).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
+    vi.stubGlobal("fetch", async () => new Response("", { status: 200 }));
+    await expect(call()).rejects.toMatchObject({ name: "ApiError", code: "bad_response" });
+    vi.stubGlobal("fetch", async () => new Response(JSON.stringify(TASK), { status: 200 }));
+    await expect(call()).resolves.toEqual(TASK);
+  });
 
   it("is what deleteTask expects", async () => {
     vi.stubGlobal("fetch", async () => new Response(null, { status: 204 }));
@@ -105,20 +100,21 @@ describe("isTask", () => {
 describe("when a failed create keeps its Idempotency-Key for the retry", () => {
   const err = (status: number, code: string) => new ApiError(status, code, "m");
 
-  it("keeps it when the create may have happened or is still running", () => {
-    expect(keepsIdempotencyKey(err(0, "network_error"))).toBe(true);
-    expect(keepsIdempotencyKey(err(0, "bad_response"))).toBe(true);
-    expect(keepsIdempotencyKey(err(500, "internal_error"))).toBe(true);
-    expect(keepsIdempotencyKey(err(503, "unavailable"))).toBe(true);
-    expect(keepsIdempotencyKey(err(409, "idempotency_key_in_use"))).toBe(true);
-    expect(keepsIdempotencyKey(new TypeError("Failed to fetch"))).toBe(true);
-  });
-
-  it("drops it after any other refusal, which created nothing", () => {
-    expect(keepsIdempotencyKey(err(422, "validation_failed"))).toBe(false);
-    expect(keepsIdempotencyKey(err(422, "idempotency_key_reused"))).toBe(false);
-    expect(keepsIdempotencyKey(err(409, "version_conflict"))).toBe(false);
-    expect(keepsIdempotencyKey(err(429, "too_many_requests"))).toBe(false);
-    expect(keepsIdempotencyKey(err(401, "unauthorized"))).toBe(false);
+  // Kept (true) when the create may have happened or is still running; dropped (false) after
+  // any other refusal, which created nothing.
+  it.each<[string, boolean, unknown]>([
+    ["0 network_error", true, err(0, "network_error")],
+    ["0 bad_response", true, err(0, "bad_response")],
+    ["500 internal_error", true, err(500, "internal_error")],
+    ["503 unavailable", true, err(503, "unavailable")],
+    ["409 idempotency_key_in_use", true, err(409, "idempotency_key_in_use")],
+    ["TypeError: Failed to fetch", true, new TypeError("Failed to fetch")],
+    ["422 validation_failed", false, err(422, "validation_failed")],
+    ["422 idempotency_key_reused", false, err(422, "idempotency_key_reused")],
+    ["409 version_conflict", false, err(409, "version_conflict")],
+    ["429 too_many_requests", false, err(429, "too_many_requests")],
+    ["401 unauthorized", false, err(401, "unauthorized")],
+  ])("%s: keeps it = %s", (_what, keeps, e) => {
+    expect(keepsIdempotencyKey(e)).toBe(keeps);
   });
 });

@@ -7,8 +7,6 @@
  * would then read the same stale state.
  */
 export interface InFlight<K> {
-  /** True while a request for `key` has not settled. */
-  has(key: K): boolean;
   /**
    * Runs `start` unless a request for `key` is already on its way; a dropped call returns
    * null without calling it. The key is free again once the promise settles, either way.
@@ -19,7 +17,6 @@ export interface InFlight<K> {
 export function createInFlight<K>(): InFlight<K> {
   const pending = new Set<K>();
   return {
-    has: (key) => pending.has(key),
     run<T>(key: K, start: () => Promise<T>): Promise<T> | null {
       if (pending.has(key)) return null;
       pending.add(key);

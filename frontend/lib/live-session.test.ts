@@ -6,11 +6,10 @@ import {
   expireSession,
   loadSession,
   onSessionChange,
-  saveSession,
   takeSignInNotice,
   type Session,
 } from "./session";
-import { FakeSocket, jwt, MemoryStorage, USER } from "./test-support";
+import { FakeSocket, jwt, stubStorageSignedIn, USER } from "./test-support";
 import { DEFAULT_FILTERS } from "./types";
 import { WebSocketClient } from "./websocket-client";
 
@@ -36,9 +35,7 @@ function liveClient(maxAttempts?: number) {
 beforeEach(() => {
   vi.useFakeTimers();
   vi.setSystemTime(NOW);
-  vi.stubGlobal("localStorage", new MemoryStorage());
-  vi.stubGlobal("sessionStorage", new MemoryStorage());
-  saveSession(session);
+  stubStorageSignedIn(session);
 });
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -90,11 +87,23 @@ describe("a token the server refuses ends the session", () => {
 });
 
 describe("a token refused at the handshake ends the session once the feed gives up", () => {
-  /** The browser's view of an upgrade answered with HTTP 401: a bare 1006, never 4001. */
-  function failHandshakes(client: WebSocketClient, socket: () => FakeSocket) {
-    client.connect();
+  /**
+   * The browser's view of an upgrade answered with HTTP 401: a bare 1006, never 4001. `start`
+   * opens the first socket (connect, or reconnect after "failed"); `betweenDrops` runs while the
+   * client still retries.
+   */
+  function failHandshakes(
+    client: WebSocketClient,
+    socket: () => FakeSocket,
+    {
+      start = () => client.connect(),
+      betweenDrops = () => {},
+    }: { start?: () => void; betweenDrops?: () => void } = {},
+  ) {
+    start();
     socket().drop(1006);
     expect(client.state).toBe("reconnecting");
+    betweenDrops();
     vi.runOnlyPendingTimers(); // the one retry
     socket().drop(1006);
     expect(client.state).toBe("failed");
@@ -113,12 +122,9 @@ describe("a token refused at the handshake ends the session once the feed gives 
     });
     const { client, socket } = liveClient(1);
     checkTokenWhenFailed(client, checkToken);
-    client.connect();
-    socket().drop(1006);
-    expect(calls).toEqual([]); // not while it still retries
-    vi.runOnlyPendingTimers();
-    socket().drop(1006);
-    expect(client.state).toBe("failed");
+    failHandshakes(client, socket, {
+      betweenDrops: () => expect(calls).toEqual([]), // not while it still retries
+    });
     await settle();
 
     expect(calls).toEqual([{ url: "/api/u1/tasks?limit=1", auth: `Bearer ${session.token}` }]);
@@ -138,10 +144,7 @@ describe("a token refused at the handshake ends the session once the feed gives 
     expect(loadSession()).toEqual(session);
     expect(takeSignInNotice()).toBeNull();
 
-    client.reconnect();
-    socket().drop(1006);
-    vi.runOnlyPendingTimers();
-    socket().drop(1006);
+    failHandshakes(client, socket, { start: () => client.reconnect() });
     await settle();
     expect(fetch).toHaveBeenCalledTimes(2);
     expect(loadSession()).toEqual(session);

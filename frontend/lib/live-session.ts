@@ -48,5 +48,5 @@ export function resyncOnceOpen(client: StateSource, resync: () => void): () => v
     done = true;
     resync();
   });
-  return () => off();
+  return off;
 }

@@ -1,5 +1,7 @@
 // Helpers shared by the Vitest files (lib/*.test.ts). Not a test file itself: the include
 // pattern in vitest.config.mts takes only names ending in .test.ts.
+import { vi } from "vitest";
+import { saveSession, type Session } from "./session";
 import type { Task, User } from "./types";
 import type { WebSocketLike } from "./websocket-client";
 
@@ -52,6 +54,13 @@ export class MemoryStorage {
   clear() {
     this.m.clear();
   }
+}
+
+/** Fresh in-memory localStorage and sessionStorage (undone by vi.unstubAllGlobals), signed in as `session`. */
+export function stubStorageSignedIn(session: Session): void {
+  vi.stubGlobal("localStorage", new MemoryStorage());
+  vi.stubGlobal("sessionStorage", new MemoryStorage());
+  saveSession(session);
 }
 
 /** A WebSocket the test plays the server of. */

@@ -27,12 +27,6 @@ const FIELD_LABEL: Record<string, string> = {
 };
 
 /**
- * Given to Dialog while a save is out: Escape and the backdrop do nothing, so the user sees the
- * save finish, and its onClose cannot land on whatever dialog would be open by then.
- */
-const IGNORE_CLOSE = () => {};
-
-/**
  * Edit dialog. Save sends the changed fields with `version`; a 409 version_conflict shows
  * "This task changed" with the newer version next to the user's, to keep one or the other.
  */
@@ -52,7 +46,10 @@ export function EditTaskDialog({
   const [conflict, setConflict] = useState<{ current: Task; mine: TaskInput } | null>(null);
   const errorId = `${id}-error`;
   const headingId = `${id}-heading`;
-  const dialogClose = busy ? IGNORE_CLOSE : onClose;
+  // While a save is out, Escape and the backdrop do nothing, so the user sees the save finish,
+  // and its onClose cannot land on whatever dialog would be open by then. (Dialog reads onClose
+  // through a ref, so a new function each render costs nothing.)
+  const dialogClose = busy ? () => {} : onClose;
 
   async function send(patch: TaskInput, version: number) {
     setBusy(true);
