@@ -130,14 +130,20 @@ settle() {
   wait_for_outbox
   psql -q "$db" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
 }
-wait_for_outbox() {
-  for _ in $(seq 600); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_outbox")" = 0 ] && return
+# wait_until TENTHS WHAT COMMAND...: polls COMMAND every 0.1 s; fails, saying WHAT did not
+# happen, after TENTHS tries.
+wait_until() {
+  local tries=$1 what=$2
+  shift 2
+  for _ in $(seq "$tries"); do
+    "$@" && return
     sleep 0.1
   done
-  echo "the outbox relay did not catch up within 60 s" >&2
+  echo "$what did not happen within $((tries / 10)) s" >&2
   return 1
 }
+outbox_empty() { [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_outbox")" = 0 ]; }
+wait_for_outbox() { wait_until 600 "the outbox relay catching up" outbox_empty; }
 # CPU time in clock ticks, user and system: the server's (all its threads),
 # and PostgreSQL's (the postmaster, its live children, and the children it
 # has reaped: connections that closed).
@@ -160,7 +166,8 @@ api() { # scenario datafile
   result=$(SCENARIO=$1 wrk -t2 -c"$conns" -d"${duration}s" --latency -s scripts/bench/requests.lua \
     "http://127.0.0.1:$port" -- "$2" | awk '/^RESULT/ {print $2, $3, $4, $5}' |
     sed 's/[a-z0-9_]*=//g')
-  local n=$(awk -v r="${result%% *}" -v d="$duration" 'BEGIN {printf "%d", r * d}')
+  local n
+  n=$(awk -v r="${result%% *}" -v d="$duration" 'BEGIN {printf "%d", r * d}')
   echo "$result $(per_request "$s0" "$(server_ticks)" "$n") $(per_request "$p0" "$(pg_ticks)" "$n")"
 }
 pg() { # sqlfile
@@ -168,11 +175,11 @@ pg() { # sqlfile
   local p0
   p0=$(pg_ticks)
   pgbench -n -M prepared -c "$conns" -j 2 -T "$duration" -r -D users="$users" -D tasks="$tasks" \
-    -D base="$base" -f "$1" -l --log-prefix="$out/pglog" "$db" >"$out/pgbench.txt" 2>&1
+    -D base="$base" -f "$1" -l --log-prefix="$out/pglog" "$db" >"$out/pgbench.txt" 2>&1 ||
+    { cat "$out/pgbench.txt" >&2; return 1; }
   tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$out/pgbench.txt")
   local p1 n
   p1=$(pg_ticks)
-  n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out/pgbench.txt")
   # Latency percentiles from the per-transaction log (microseconds in column 3).
   cat "$out"/pglog.* | awk '{print $3}' | sort -n >"$out/lat.txt"
   rm -f "$out"/pglog.*
@@ -186,13 +193,17 @@ pg() { # sqlfile
 # The events a run's writes produced, once the work subscription has handled
 # them all: its receipt's time (the transaction that recorded it) against the
 # event's (the transaction that wrote it).
+all_handled_after() { # log id
+  [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log e WHERE id > $1 AND NOT EXISTS
+    (SELECT FROM event_receipts r WHERE r.consumer = 'work' AND r.event_id = e.event_id)")" = 0 ]
+}
+drain_handled() {
+  [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_receipts
+    WHERE consumer = 'work' AND user_id LIKE 'drain-%'")" -ge "$drain" ]
+}
 events_report() { # scenario first-log-id
   wait_for_outbox
-  for _ in $(seq 600); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_log e WHERE id > $2 AND NOT EXISTS
-      (SELECT FROM event_receipts r WHERE r.consumer = 'work' AND r.event_id = e.event_id)")" = 0 ] && break
-    sleep 0.1
-  done
+  wait_until 600 "the work subscription handling the run's events" all_handled_after "$2"
   psql -Atq "$db" -F' ' -c "SELECT count(*),
       count(*) / greatest(extract(epoch FROM max(received_at) - min(\"timestamp\")), 0.001),
       1000 * extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY received_at - \"timestamp\")),
@@ -239,11 +250,7 @@ if [ "$drain" != 0 ]; then
     FROM generate_series(1, $drain) n ORDER BY n % 1000, n RETURNING id)
     INSERT INTO event_outbox (id) SELECT id FROM e"
   wait_for_outbox
-  for _ in $(seq 1200); do
-    [ "$(psql -Atq "$db" -c "SELECT count(*) FROM event_receipts
-      WHERE consumer = 'work' AND user_id LIKE 'drain-%'")" -ge "$drain" ] && break
-    sleep 0.1
-  done
+  wait_until 1200 "the work subscription handling the drained events" drain_handled
   # From the first receipt to the last.
   psql -Atq "$db" -F' ' -c "SELECT count(*), count(*) / greatest(extract(epoch FROM
       max(received_at) - min(received_at)), 0.001) FROM event_receipts

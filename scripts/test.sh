@@ -107,8 +107,9 @@ json_counts() {
 # Integration tests: the real server against its own PostgreSQL.
 pgdir=.local/pg-test
 pgport=${TEST_PG_PORT:-25460}
+# Set first: pg.sh may have started the cluster and then failed.
+trap 'scripts/pg.sh stop $pgdir >/dev/null 2>&1' EXIT # also when interrupted
 if scripts/pg.sh start $pgdir $pgport >/dev/null; then
-  trap 'scripts/pg.sh stop $pgdir >/dev/null 2>&1' EXIT # also when interrupted
   out=$(python3 tests/integration/run.py --bin $build/taskflow \
     --pg-admin "host=127.0.0.1 port=$pgport user=taskflow dbname=postgres" 2>&1)
   echo "$out" | tail -n 60

@@ -39,8 +39,9 @@ struct task_job {
 	char nonce[UUID_TEXT_LEN];
 	struct state_value record;
 	enum { KEY_FOUND, KEY_RESERVED, KEY_FAILED } key_outcome;
-	/* The create may have committed although no answer came (the connection
-	 * was lost after it went out): the reservation must not be given up. */
+	/* The create may have committed although the server did not say so (the
+	 * connection was lost after it went out): the reservation must not be
+	 * given up. Read only once the create failed. */
 	bool outcome_unknown;
 };
 
@@ -88,6 +89,7 @@ static void send_event(struct task_job *job, struct db_conn *conn, int64_t task_
 static void send_commit(struct task_job *job, struct db_conn *conn, const struct db_stmt *append);
 static bool commit_succeeded(struct task_job *job, PGresult *last);
 static void finish_create(struct task_job *job);
+static bool refused_by_server(const struct db_conn *conn, const PGresult *r);
 static void reserve_key(struct call_job *base);
 static void after_reserve(struct call_job *base);
 static void complete_key(struct call_job *base);
@@ -274,9 +276,9 @@ static void create_result(struct call_job *base, struct db_conn *conn, PGresult 
 		send_create(job, conn);
 		return;
 	case STEP_WRITE:
+		job->outcome_unknown = !refused_by_server(conn, r);
 		res = conn ? read_create(job, r, &task) : STORE_UNAVAILABLE;
 		if (res != STORE_OK) {
-			job->outcome_unknown = res == STORE_UNAVAILABLE;
 			api_reply_store_failure(reply, res);
 			finish_create(job);
 			return;
@@ -408,6 +410,16 @@ static void finish_create(struct task_job *job)
 		                 call_job_finish);
 	else
 		call_job_finish(&job->base);
+}
+
+/* Only the server's own error (it has a SQLSTATE), or a round it aborted,
+ * says the create did not commit. A lost connection, or libpq giving up on
+ * one, leaves it unknown; so does a success we could not read. */
+static bool refused_by_server(const struct db_conn *conn, const PGresult *r)
+{
+	if (conn == NULL || r == NULL || db_result_ok(r))
+		return false;
+	return PQresultStatus(r) == PGRES_PIPELINE_ABORTED || db_sqlstate(r)[0] != '\0';
 }
 
 static void complete_key(struct call_job *base) /* worker thread */

@@ -13,8 +13,8 @@
  * an event still in librdkafka's hands when the relay asks again is not
  * produced a second time (a second copy would land after later events).
  * Delivery to the topic is still at least once (the relay republishes what it
- * could not mark, and another replica may take over the relay), which the
- * consumers absorb by event id.
+ * could not delete from the outbox, and another replica may take over the
+ * relay), which the consumers absorb by event id.
  *
  * Consuming. Each poll takes what has arrived, up to a batch, and records its
  * receipts in one statement. Offsets are stored only after that, and
@@ -315,10 +315,10 @@ static void drop_outgoing(struct kafka_bus *b, int i)
 	b->nout--;
 }
 
-/* The relay reads the oldest unpublished events first: a settled delivery
- * older than the first event it asks about now has been marked published
- * (or was never going to be asked about again). Kept otherwise, so that an
- * acknowledged event the relay could not mark is not produced twice. */
+/* The relay reads the oldest events in the outbox first: a settled delivery
+ * older than the first event it asks about now has left the outbox (or was
+ * never going to be asked about again). Kept otherwise, so that an
+ * acknowledged event the relay could not delete is not produced twice. */
 static void forget_settled(struct kafka_bus *b, int64_t first_log_id)
 {
 	for (int i = 0; i < b->nout;) {
@@ -649,13 +649,40 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	s->commit_failed = true;
 }
 
-static void store_offset(struct subscriber *s, const rd_kafka_message_t *m)
+/* The batch's partitions, each at its first message in the batch or, with
+ * past_last, just past its last (a partition's messages come in order). */
+static rd_kafka_topic_partition_list_t *batch_partitions(const struct subscriber *s, int n,
+                                                         bool past_last)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
-	    m->offset + 1;
-	if (rd_kafka_offsets_store(s->rk, l) == RD_KAFKA_RESP_ERR_NO_ERROR && l->elems[0].err == 0)
-		s->uncommitted++;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = s->batch[i];
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		rd_kafka_topic_partition_t *p =
+		    rd_kafka_topic_partition_list_find(l, topic, m->partition);
+		if (p == NULL) {
+			p = rd_kafka_topic_partition_list_add(l, topic, m->partition);
+			p->offset = m->offset;
+		}
+		if (past_last)
+			p->offset = m->offset + 1;
+	}
+	return l;
+}
+
+/* Once per batch, its messages handled (or dropped). A partition taken
+ * away meanwhile is refused here; its next owner handles them again. */
+static void store_offsets(struct subscriber *s, int n)
+{
+	rd_kafka_topic_partition_list_t *l = batch_partitions(s, n, true);
+	rd_kafka_offsets_store(s->rk, l); /* what failed is said per partition */
+	for (int i = 0; i < n; i++) {
+		const rd_kafka_message_t *m = s->batch[i];
+		const rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(
+		    l, rd_kafka_topic_name(m->rkt), m->partition);
+		if (p->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			s->uncommitted++;
+	}
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -671,15 +698,11 @@ static bool seek_back(struct subscriber *s, int n)
 		           "s:consumer", s->name, NULL);
 		return false;
 	}
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
-	for (int i = 0; i < n; i++) {
-		const rd_kafka_message_t *m = s->batch[i];
-		const char *topic = rd_kafka_topic_name(m->rkt);
-		if (rd_kafka_topic_partition_list_find(assigned, topic, m->partition) &&
-		    rd_kafka_topic_partition_list_find(l, topic, m->partition) == NULL)
-			rd_kafka_topic_partition_list_add(l, topic, m->partition)->offset =
-			    m->offset;
-	}
+	rd_kafka_topic_partition_list_t *l = batch_partitions(s, n, false);
+	for (int i = l->cnt - 1; i >= 0; i--)
+		if (!rd_kafka_topic_partition_list_find(assigned, l->elems[i].topic,
+		                                        l->elems[i].partition))
+			rd_kafka_topic_partition_list_del_by_idx(l, i);
 	rd_kafka_topic_partition_list_destroy(assigned);
 	if (l->cnt == 0) {
 		rd_kafka_topic_partition_list_destroy(l);
@@ -777,8 +800,8 @@ static void deliver_batch(struct subscriber *s, int n)
 				if (e >= 0)
 					consumer_forward_live(s->kind, s->outcomes[e],
 					                      &s->events[e], m->payload, m->len);
-				store_offset(s, m);
 			}
+			store_offsets(s, n);
 			return;
 		}
 		bool again_by_poll = seek_back(s, n);

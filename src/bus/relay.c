@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/pgarray.h"
 #include "core/strbuf.h"
 #include "event/event.h"
 #include "store/db.h"
@@ -224,10 +225,12 @@ static int publish_batch(struct relay *r)
 static bool delete_published(struct relay *r, const struct bus_event *events, int n)
 {
 	struct strbuf ids = {0};
-	strbuf_append(&ids, "{");
-	for (int i = 0; i < n; i++)
-		strbuf_printf(&ids, "%s%lld", i ? "," : "", (long long)events[i].log_id);
-	strbuf_append(&ids, "}");
+	char id[24];
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "%lld", (long long)events[i].log_id);
+		pgarray_append(&ids, id);
+	}
+	pgarray_finish(&ids);
 	const char *params[] = {ids.data};
 	PGresult *res = PQexecParams(r->pg, SQL_DELETE_PUBLISHED, 1, NULL, params, NULL, NULL, 0);
 	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;

@@ -1,8 +1,8 @@
 /* The outbox relay: publishes the event log to the bus, in order, at least
  * once. One thread with its own blocking connection (it is no event loop).
  * It wakes on NOTIFY taskflow_events (store/outbox.h) and sweeps every
- * RELAY_SWEEP_MS besides, reads unpublished events in log order, publishes
- * them and marks those the bus acknowledged. On failure it retries the
+ * RELAY_SWEEP_MS besides, reads the events in the outbox in log order,
+ * publishes them and deletes from the outbox those the bus acknowledged. On failure it retries the
  * first unacknowledged event with capped exponential backoff and jitter, so
  * nothing is dropped and one user's events never overtake each other. Of
  * several replicas only the one holding a PostgreSQL advisory lock

@@ -19,11 +19,10 @@ static int current_level = LOG_INFO;
 /* Per thread: whether lines wait for log_flush, and the lines waiting. */
 static __thread bool buffering;
 static __thread struct strbuf pending;
-static __thread int64_t last_flush_ms;
+static __thread uint64_t last_flush_ms; /* on the caller's clock (log_flush_if_due) */
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 static void write_all(const char *p, size_t n);
-static int64_t monotonic_ms(void);
 
 void log_set_level(int level)
 {
@@ -113,20 +112,14 @@ void log_flush(void)
 		return;
 	write_all(pending.data, pending.len);
 	pending.len = 0;
-	last_flush_ms = monotonic_ms();
 }
 
-void log_flush_if_due(void)
+void log_flush_if_due(uint64_t now_ms)
 {
-	if (pending.len > 0 && monotonic_ms() - last_flush_ms >= BUFFER_FLUSH_EVERY_MS)
+	if (pending.len > 0 && now_ms - last_flush_ms >= BUFFER_FLUSH_EVERY_MS) {
 		log_flush();
-}
-
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		last_flush_ms = now_ms;
+	}
 }
 
 /* Whole lines in one write each call keep lines from interleaving. */

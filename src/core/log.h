@@ -2,6 +2,8 @@
 #ifndef TASKFLOW_CORE_LOG_H
 #define TASKFLOW_CORE_LOG_H
 
+#include <stdint.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Set once in main before any thread starts; read by every thread after. */
@@ -22,7 +24,7 @@ void log_fields(int level, const char *msg, ...);
  * turn, the access log cost lists of 50 5-7 % of their throughput. An error
  * is written at once. Other threads write every line at once. */
 void log_buffer_this_thread(void);
-void log_flush_if_due(void);
+void log_flush_if_due(uint64_t now_ms); /* the loop's clock (h2o_now) */
 void log_flush(void);
 /* Flushes and frees the thread's buffer; lines are written at once again. */
 void log_unbuffer_this_thread(void);

@@ -1,5 +1,6 @@
 #include "http/frontend.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -3,7 +3,6 @@
 #ifndef TASKFLOW_HTTP_FRONTEND_H
 #define TASKFLOW_HTTP_FRONTEND_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <h2o.h>

@@ -41,11 +41,10 @@ bool router_owns_path(const char *path, size_t len)
 {
 	if (len == 0 || path[0] != '/')
 		return false;
-	const char *first = path + 1;
-	const char *slash = memchr(first, '/', len - 1);
-	size_t n = slash ? (size_t)(slash - first) : len - 1;
+	const char *slash = memchr(path + 1, '/', len - 1);
+	struct segment first = {path + 1, slash ? (size_t)(slash - path - 1) : len - 1};
 	for (size_t i = 0; i < sizeof API_SEGMENTS / sizeof *API_SEGMENTS; i++)
-		if (strlen(API_SEGMENTS[i]) == n && memcmp(first, API_SEGMENTS[i], n) == 0)
+		if (seg_is(&first, API_SEGMENTS[i]))
 			return true;
 	return false;
 }

@@ -192,7 +192,7 @@ static void *loop_main(void *arg)
 	log_buffer_this_thread();
 	while (!atomic_load(&stopping)) {
 		h2o_evloop_run(l->ctx.loop, LOOP_TICK_MS);
-		log_flush_if_due();
+		log_flush_if_due(h2o_now(l->ctx.loop));
 	}
 
 	h2o_socket_read_stop(l->listener);

@@ -81,6 +81,11 @@ struct found_hosts {
 	char error[320]; /* why a name was not found */
 };
 
+/* One entry of found_hosts. */
+struct found_host {
+	char host[256], addr[INET6_ADDRSTRLEN], port[32];
+};
+
 struct db {
 	h2o_loop_t *loop;
 	char *conninfo;
@@ -108,6 +113,7 @@ static void conn_start(struct db_conn *c);
 static void conn_connect(struct db_conn *c, const struct found_hosts *found);
 static void rotate(const struct found_hosts *found, int first, struct found_hosts *out);
 static int attempted_host(const struct db_conn *c, const struct found_hosts *found);
+static void found_host_at(const struct found_hosts *found, int k, struct found_host *out);
 static void look_up(struct work *w);
 static void on_looked_up(struct work *w);
 static char *host_names_in(const char *conninfo, char **port_names);
@@ -281,7 +287,8 @@ void db_release(struct db_conn *c)
 
 PGconn *db_connect_blocking(const char *conninfo, const char *application_name)
 {
-	/* Ours first: what DATABASE_URL says comes later and wins. */
+	/* DATABASE_URL (given as dbname, which expands it) sets the rest; its
+	 * options are added after ours, so its settings win (options_with). */
 	char *options = options_with(conninfo, STATEMENT_TIMEOUT);
 	const char *keys[] = {"application_name", "connect_timeout", "dbname", "options", NULL};
 	const char *values[] = {application_name, "10", conninfo, options, NULL};
@@ -321,7 +328,8 @@ static void conn_start(struct db_conn *c)
 
 /* A name looked up again at every connect: a database that moves (a
  * fail-over, a new service address) is found. Like libpq, every address of a
- * name is tried in turn, and a name that is not found is skipped. */
+ * name is tried in turn (up to MAX_ADDRESSES_PER_NAME of them), and a name
+ * that is not found is skipped. */
 static void look_up(struct work *w) /* resolver thread */
 {
 	struct db *db = H2O_STRUCT_FROM_MEMBER(struct db, lookup, w);
@@ -556,7 +564,8 @@ static void on_connect_deadline(h2o_timeout_entry_t *entry)
 	struct db_conn *c = H2O_STRUCT_FROM_MEMBER(struct db_conn, connect_deadline, entry);
 	/* A server that accepts but never answers, or a name server that never
 	 * does, must not hold the requests waiting for this connection. */
-	if (c->state == CONN_CONNECTING && c->db->host_names && c->db->found.count > 1)
+	if (c->state == CONN_CONNECTING && c->db->host_names && !c->db->looking_up &&
+	    c->db->found.count > 1) /* while a look-up is out, `found` is the resolver's */
 		c->first_host = attempted_host(c, &c->db->found) + 1;
 	if (c->state == CONN_CONNECTING || c->state == CONN_RESOLVING)
 		conn_fail(c, "timed out connecting to the database");
@@ -567,12 +576,9 @@ static void rotate(const struct found_hosts *found, int first, struct found_host
 {
 	*out = (struct found_hosts){0};
 	for (int i = 0; i < found->count; i++) {
-		int k = (first + i) % found->count;
-		char host[256], addr[INET6_ADDRSTRLEN], port[32];
-		list_entry(found->hosts, k, host, sizeof host);
-		list_entry(found->hostaddr, k, addr, sizeof addr);
-		list_entry(found->ports, k, port, sizeof port);
-		add_found(out, host, addr, port); /* the same entries: they fit */
+		struct found_host h;
+		found_host_at(found, (first + i) % found->count, &h);
+		add_found(out, h.host, h.addr, h.port); /* the same entries: they fit */
 	}
 }
 
@@ -584,15 +590,21 @@ static int attempted_host(const struct db_conn *c, const struct found_hosts *fou
 	const char *host = PQhost(c->pg), *addr = PQhostaddr(c->pg), *port = PQport(c->pg);
 	for (int i = 0; i < found->count; i++) {
 		int k = (first + i) % found->count;
-		char h[256], a[INET6_ADDRSTRLEN], p[32];
-		list_entry(found->hosts, k, h, sizeof h);
-		list_entry(found->hostaddr, k, a, sizeof a);
-		list_entry(found->ports, k, p, sizeof p);
-		if (host && strcmp(h, host) == 0 && (!a[0] || (addr && strcmp(a, addr) == 0)) &&
-		    (!p[0] || (port && strcmp(p, port) == 0)))
+		struct found_host h;
+		found_host_at(found, k, &h);
+		if (host && strcmp(h.host, host) == 0 &&
+		    (!h.addr[0] || (addr && strcmp(h.addr, addr) == 0)) &&
+		    (!h.port[0] || (port && strcmp(h.port, port) == 0)))
 			return k;
 	}
 	return first;
+}
+
+static void found_host_at(const struct found_hosts *found, int k, struct found_host *out)
+{
+	list_entry(found->hosts, k, out->host, sizeof out->host);
+	list_entry(found->hostaddr, k, out->addr, sizeof out->addr);
+	list_entry(found->ports, k, out->port, sizeof out->port);
 }
 
 /* Hands the connection to the first waiting job, or marks it idle. */
@@ -787,11 +799,16 @@ static char *host_names_in(const char *conninfo, char **port_names)
 	const char *port = setting(opts, defaults, "port");
 	if (strchr(port, ','))
 		*port_names = strdup(port);
-	bool ours = host[0] && hostaddr[0] == '\0' && list_count(host) > 1;
-	for (int i = 0; host[0] && hostaddr[0] == '\0' && i < list_count(host) && !ours; i++) {
-		char entry[256];
-		list_entry(host, i, entry, sizeof entry);
-		ours = !is_address_or_socket(entry);
+	/* Several hosts, or one that is a name: the connections' to walk. */
+	bool ours = false;
+	if (host[0] && hostaddr[0] == '\0') {
+		int n = list_count(host);
+		ours = n > 1;
+		for (int i = 0; i < n && !ours; i++) {
+			char entry[256];
+			list_entry(host, i, entry, sizeof entry);
+			ours = !is_address_or_socket(entry);
+		}
 	}
 	char *list = ours ? strdup(host) : NULL;
 	PQconninfoFree(opts);

@@ -44,8 +44,9 @@ struct db_stmt {
 struct workers;
 
 /* `nconns` connections to `conninfo` on `loop`, connecting in the background;
- * at most `max_reads` of them serve read-only jobs at once. A host name in
- * conninfo is looked up on `resolver`'s threads, whose results come back to
+ * at most `max_reads` of them serve read-only jobs at once. The hosts to
+ * connect to (conninfo's, else PGHOST's), when one is a name or there are
+ * several, are looked up on `resolver`'s threads, whose results come back to
  * the loop through `resolved` (registered with workers_on_done). */
 struct db *db_create(h2o_loop_t *loop, const char *conninfo, int nconns, int max_reads,
                      struct workers *resolver, h2o_multithread_receiver_t *resolved);

@@ -1,5 +1,5 @@
-/* Waking the outbox relay: after a write commits its event, the relay
- * (any replica's) hears NOTIFY taskflow_events. A NOTIFY costs a commit of
+/* Waking the outbox relay: after a write commits its event, the leading
+ * relay (whichever replica's) hears NOTIFY taskflow_events. A NOTIFY costs a commit of
  * its own, serialized cluster-wide, so each loop sends at most one per
  * OUTBOX_NOTIFY_INTERVAL_MS: a commit in between arranges one for the end
  * of the interval instead. The relay drains everything once woken, and

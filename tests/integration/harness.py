@@ -626,12 +626,5 @@ class ApiTestCase(unittest.TestCase):
             self.assertEqual(err.get("field"), field, ctx)
         self.assertJsonContentType(resp)
 
-    def assertCleanStop(self, server):
-        """SIGTERM the server (unless stop() was called already); it must have exited with
-        status 0 within STOP_TIMEOUT."""
-        rc = server.stop()
-        self.assertEqual(rc, 0, f"{server.name}: exit status after SIGTERM {rc!r} (None: still "
-                                f"running after {STOP_TIMEOUT}s); log tail:\n{server.log_tail(25)}")
-
     def assertStatus(self, resp, status, msg=None):
         self.assertEqual(resp[0], status, f"{msg + ': ' if msg else ''}got {resp[0]} {resp.raw[:300]!r}")

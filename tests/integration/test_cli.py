@@ -60,23 +60,25 @@ class SignalTest(H.ApiTestCase):
 
     def test_sigterm_exits_0(self):
         s = H.Server(H.base_env(self.db), name="test_cli:sigterm").start()
-        uid, token = H.sign_up(server=s)
-        self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
-        self.assertCleanStop(s)
+        with H.serving(s):
+            uid, token = H.sign_up(server=s)
+            self.assertStatus(H.api("GET", H.tasks_path(uid), token=token, server=s), 200)
 
     def test_sigterm_with_idle_keepalive_connection_exits_0(self):
         s = H.Server(H.base_env(self.db), name="test_cli:sigterm-keepalive").start()
-        sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
-        idle = socket.create_connection(("127.0.0.1", s.port), timeout=10)   # sends nothing
+        connections = []
         try:
-            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            data = sock.recv(4096)
-            self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
-            self.assertCleanStop(s)
+            # The server is stopped (and must exit 0) with both connections still open.
+            with H.serving(s):
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                connections.append(sock)
+                connections.append(socket.create_connection(("127.0.0.1", s.port), timeout=10))  # idle
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                data = sock.recv(4096)
+                self.assertTrue(data.startswith(b"HTTP/1.1 200"), data[:100])
         finally:
-            sock.close()
-            idle.close()
-            s.kill()
+            for c in connections:
+                c.close()
 
 
 class MigrateTest(H.ApiTestCase):

@@ -88,43 +88,43 @@ class EventsTest(H.ApiTestCase):
         got = self.call("GET", H.tasks_path(self.uid, created.json["id"]))
         self.assertEqual(got.json, created.json)
 
-    def test_a_create_whose_event_cannot_be_written_leaves_no_task(self):
-        # The task and its event are one transaction: if the event fails,
-        # the task is not there either.
-        H.psql(self.db_name, f"""
-            create function refuse_event() returns trigger language plpgsql as $$
-            begin raise exception 'refused for the test'; end $$;
-            create trigger refuse_event before insert on event_log for each row
-              when (new.user_id = '{self.uid}') execute function refuse_event();""")
+    def assertCreateRefused(self, install, remove, title):
+        """With the trigger `install` sets up, a create answers 500 without the database's
+        message and leaves no task; `remove` takes the trigger away again."""
+        H.psql(self.db_name, install)
         try:
-            r = self.call("POST", H.tasks_path(self.uid), {"title": "lost"})
+            r = self.call("POST", H.tasks_path(self.uid), {"title": title})
             self.assertStatus(r, 500)
             self.assertNotIn(b"refused", r.raw)
             self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from tasks where user_id = '{self.uid}'"),
                              [["0"]])
         finally:
-            H.psql(self.db_name, "drop trigger refuse_event on event_log; drop function refuse_event()")
+            H.psql(self.db_name, remove)
+
+    def test_a_create_whose_event_cannot_be_written_leaves_no_task(self):
+        # The task and its event are one transaction: if the event fails,
+        # the task is not there either.
+        self.assertCreateRefused(f"""
+            create function refuse_event() returns trigger language plpgsql as $$
+            begin raise exception 'refused for the test'; end $$;
+            create trigger refuse_event before insert on event_log for each row
+              when (new.user_id = '{self.uid}') execute function refuse_event();""",
+            "drop trigger refuse_event on event_log; drop function refuse_event()", "lost")
         self.assertStatus(self.call("POST", H.tasks_path(self.uid), {"title": "kept"}), 201)
         self.assertEqual([e[1] for e in events(self.db_name, self.uid)], ["task.created"])
 
     def test_a_create_refused_at_commit_is_not_reported_created(self):
         # A deferred check fails only when the create's transaction commits, after the
         # statement itself succeeded: the client must not get 201 for a task that is not there.
-        H.psql(self.db_name, f"""
+        self.assertCreateRefused(f"""
             create function refuse_at_commit() returns trigger language plpgsql as $$
             begin raise exception 'refused at commit for the test'; end $$;
             create constraint trigger refuse_at_commit after insert on tasks
               deferrable initially deferred for each row
-              when (new.user_id = '{self.uid}') execute function refuse_at_commit();""")
-        try:
-            r = self.call("POST", H.tasks_path(self.uid), {"title": "not committed"})
-            self.assertStatus(r, 500)
-            self.assertNotIn(b"refused", r.raw)
-            self.assertEqual(H.psql_rows(self.db_name, f"select count(*) from tasks where user_id = '{self.uid}'"),
-                             [["0"]])
-            self.assertEqual(events(self.db_name, self.uid), [])
-        finally:
-            H.psql(self.db_name, "drop trigger refuse_at_commit on tasks; drop function refuse_at_commit()")
+              when (new.user_id = '{self.uid}') execute function refuse_at_commit();""",
+            "drop trigger refuse_at_commit on tasks; drop function refuse_at_commit()",
+            "not committed")
+        self.assertEqual(events(self.db_name, self.uid), [])
 
     def test_a_change_never_moves_a_tasks_times_backwards(self):
         # Times come from the API server's clock; a replica whose clock is behind the one

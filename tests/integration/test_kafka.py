@@ -318,7 +318,8 @@ class KafkaBusTest(H.ApiTestCase):
         uid, token = H.sign_up()
         # Keyed by the user: the same partition as the user's events, right in front of them.
         # Last, a well-formed event the log does not have, claiming the seq the real one gets.
-        forged = json.dumps({"specversion": "1.0", "id": str(uuid.uuid4()), "type": "task.created",
+        forged_id = str(uuid.uuid4())
+        forged = json.dumps({"specversion": "1.0", "id": forged_id, "type": "task.created",
                              "source": FORGED_SOURCE, "userid": uid, "seq": 1})
         poison = ["this is not a CloudEvent", json.dumps({"specversion": "1.0", "id": "x"}),
                   forged]
@@ -336,7 +337,7 @@ class KafkaBusTest(H.ApiTestCase):
             self.assertTrue(log_mentions('"msg":"dropped a message that is not a TaskFlow event",'
                                          f'"consumer":"{consumer}"'))
             self.assertTrue(log_mentions('"msg":"dropped an event the event log does not have",'
-                                         f'"consumer":"{consumer}"'))
+                                         f'"consumer":"{consumer}","event_id":"{forged_id}"'))
 
     def test_event_the_database_refuses_is_redelivered_not_skipped(self):
         uid, token = H.sign_up()

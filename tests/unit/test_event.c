@@ -15,6 +15,7 @@ static json_t *cloudevent_of(const struct event_record *e)
 {
 	size_t len = 0;
 	char *text = event_cloudevent(e, &len);
+	assert_non_null(text);
 	assert_int_equal(len, strlen(text));
 	/* A value that smuggled in a second "seq" must not be hidden by the
 	 * parser keeping the last one. */
